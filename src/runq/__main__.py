@@ -1,0 +1,5 @@
+import sys
+
+from runq.client.main import main
+
+sys.exit(main())

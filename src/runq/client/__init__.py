@@ -1,0 +1,1 @@
+"""The runq client: command-line parsing, the daemon connection, rendering."""

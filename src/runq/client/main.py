@@ -1,0 +1,89 @@
+"""Entry point: `runq COMMAND ...`. It only dispatches.
+
+`run` and `hook claude` take a fast path that skips argparse: every agent command pays their
+start-up twice (the hook, then the wrapper), and argparse alone costs about 7 ms here.
+"""
+from __future__ import annotations
+
+import sys
+
+from runq.errors import RunqError
+
+# subcommand -> module exposing configure(parser) and run(args) -> int
+COMMANDS: dict[str, str] = {
+    "add": "runq.client.commands.add",
+    "status": "runq.client.commands.status",
+    "log": "runq.client.commands.log",
+    "follow": "runq.client.commands.follow",
+    "wait": "runq.client.commands.wait",
+    "kill": "runq.client.commands.kill",
+    "clean": "runq.client.commands.clean",
+    "remove": "runq.client.commands.remove",
+    "restart": "runq.client.commands.restart",
+    "pause": "runq.client.commands.pause",
+    "start": "runq.client.commands.start",
+    "stash": "runq.client.commands.stash",
+    "enqueue": "runq.client.commands.enqueue",
+    "group": "runq.client.commands.group",
+    "parallel": "runq.client.commands.parallel",
+    "reset": "runq.client.commands.reset",
+    "send": "runq.client.commands.send",
+    "shutdown": "runq.client.commands.shutdown",
+    "daemon": "runq.client.commands.daemon",
+    "run": "runq.client.commands.run",
+    "hook": "runq.hook.cli",
+    "stats": "runq.telemetry.cli_stats",
+    "history": "runq.telemetry.cli_history",
+    "dag": "runq.dag.cli",
+}
+ALIASES = {"rm": "remove", "re": "restart", "fo": "follow", "cleanup": "clean", "clear": "clean"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and (argv[0] == "run" or argv[0] == "--"):
+            from runq.client.commands import run
+
+            return run.main_fast(argv[1:] if argv[0] == "run" else argv)
+        if argv[:2] == ["hook", "claude"]:
+            from runq.hook import claude
+
+            return claude.main(argv[2:])
+        return _dispatch(argv)
+    except RunqError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 141
+
+
+def _dispatch(argv: list[str]) -> int:
+    import argparse
+    import importlib
+
+    from runq import __version__
+
+    parser = argparse.ArgumentParser(prog="runq", description="A local task queue for shell commands (pueue-compatible).")
+    parser.add_argument("--version", action="version", version=f"runq {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    name = ALIASES.get(argv[0], argv[0]) if argv else "status"
+    if not argv:
+        argv = ["status"]
+    modules = {}
+    for command, module_path in COMMANDS.items():
+        if command == name or name not in COMMANDS:
+            module = importlib.import_module(module_path)
+            modules[command] = module
+            aliases = [a for a, target in ALIASES.items() if target == command]
+            doc = (module.__doc__ or "").strip().splitlines()
+            command_parser = sub.add_parser(command, aliases=aliases, help=doc[0] if doc else None,
+                                            description=doc[0] if doc else None)
+            module.configure(command_parser)
+        else:
+            sub.add_parser(command, add_help=False)
+    args = parser.parse_args(argv)
+    command = ALIASES.get(args.command, args.command)
+    return int(modules[command].run(args) or 0)
