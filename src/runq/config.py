@@ -25,6 +25,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "pause_all_on_failure": ((bool,), False),
         # seconds between SIGTERM and SIGKILL for timeouts and `run` interrupts escalation
         "kill_grace": ((int, float), 5.0),
+        # seconds before the first retry of a failed attempt; doubles per attempt, capped at 60 s
+        "retry_backoff": ((int, float), 1.0),
         # what `runq shutdown` / SIGTERM does with running tasks: "detach" leaves them running for
         # the next daemon to adopt, "wait" waits for them, "kill" kills them (pueue's behaviour).
         "shutdown_policy": ((str,), "detach"),

@@ -1,0 +1,1 @@
+"""The daemon: state, scheduling, process supervision and the request server."""

@@ -1,0 +1,184 @@
+"""A small single-threaded event loop on epoll: sockets, pidfds, timers.
+
+asyncio cannot receive file descriptors (SCM_RIGHTS) on a stream, which `runq run` needs to hand
+the caller's own stdout and stderr to its task, so the daemon runs on `selectors` directly.
+Being single-threaded also keeps `fork()` of task supervisors safe.
+"""
+from __future__ import annotations
+
+import array
+import heapq
+import itertools
+import os
+import selectors
+import socket
+import time
+from collections.abc import Callable
+
+from runq.protocol import wire
+
+MAX_FDS_PER_MESSAGE = 8
+MAX_OUTBUF = 512 * 1024 * 1024  # a subscriber this far behind is dropped rather than grow the daemon
+
+
+class EventLoop:
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.timers: list[tuple[float, int, Callable[[], None]]] = []
+        self.counter = itertools.count()
+        self.stopping = False
+        self.idle_callbacks: list[Callable[[], None]] = []
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        self.selector.register(fd, selectors.EVENT_READ, lambda mask: callback())
+
+    def remove(self, fd: int) -> None:
+        try:
+            self.selector.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> None:
+        heapq.heappush(self.timers, (when, next(self.counter), callback))
+
+    def run(self) -> None:
+        while not self.stopping:
+            timeout = None
+            if self.timers:
+                timeout = max(0.0, self.timers[0][0] - time.monotonic())
+            for key, mask in self.selector.select(timeout):
+                key.data(mask)
+            now = time.monotonic()
+            while self.timers and self.timers[0][0] <= now:
+                _, _, callback = heapq.heappop(self.timers)
+                callback()
+            for callback in self.idle_callbacks:
+                callback()
+
+
+class Connection:
+    """One client connection: reads frames (and any passed fds), buffers writes."""
+
+    def __init__(self, loop: EventLoop, sock: socket.socket, on_message: Callable[[Connection, dict], None],
+                 on_close: Callable[[Connection], None]) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.on_message = on_message
+        self.on_close = on_close
+        self.inbuf = bytearray()
+        self.outbuf = bytearray()
+        self.fds: list[int] = []
+        self.closed = False
+        self.close_after_flush = False
+        self.peer_uid: int | None = None
+        self.cleanups: list[Callable[[], None]] = []
+        self.run_task: int | None = None
+        loop.selector.register(sock, selectors.EVENT_READ, self._on_event)
+
+    def _on_event(self, mask: int) -> None:
+        if mask & selectors.EVENT_WRITE:
+            self._flush()
+        if mask & selectors.EVENT_READ and not self.closed:
+            self._read()
+
+    def _read(self) -> None:
+        fd_space = socket.CMSG_SPACE(MAX_FDS_PER_MESSAGE * 4)
+        try:
+            data, ancillary, flags, _ = self.sock.recvmsg(1 << 20, fd_space)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.close()
+            return
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
+                self.fds.extend(fds)
+        if flags & socket.MSG_CTRUNC:
+            self.fail("too many file descriptors in one message")
+            return
+        if not data:
+            self.close()
+            return
+        self.inbuf += data
+        self._parse()
+
+    def _parse(self) -> None:
+        while not self.closed and len(self.inbuf) >= wire.HEADER:
+            try:
+                length = wire.frame_length(bytes(self.inbuf[: wire.HEADER]), wire.MAX_REQUEST)
+            except ValueError as exc:
+                self.fail(f"refused: {exc}")
+                return
+            if len(self.inbuf) < wire.HEADER + length:
+                return
+            body = bytes(self.inbuf[wire.HEADER: wire.HEADER + length])
+            del self.inbuf[: wire.HEADER + length]
+            try:
+                message = wire.decode(body)
+            except ValueError as exc:
+                self.fail(f"malformed request: {exc}")
+                return
+            self.on_message(self, message)
+
+    def fail(self, error: str) -> None:
+        """Answer with one error and hang up: the framing can no longer be trusted."""
+        self.send({"ok": False, "error": f"runq: {error}"})
+        self.close_after_flush = True
+        self._flush()
+
+    def take_fds(self, count: int) -> list[int] | None:
+        if len(self.fds) < count:
+            return None
+        taken, self.fds = self.fds[:count], self.fds[count:]
+        return taken
+
+    def send(self, message: dict) -> None:
+        self.send_bytes(wire.encode(message))
+
+    def send_bytes(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.outbuf += data
+        if len(self.outbuf) > MAX_OUTBUF:
+            self.close()
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.closed:
+            return
+        while self.outbuf:
+            try:
+                sent = self.sock.send(self.outbuf)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self.close()
+                return
+            del self.outbuf[:sent]
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.outbuf else 0)
+        try:
+            self.loop.selector.modify(self.sock, events, self.loop.selector.get_key(self.sock).data)
+        except (KeyError, ValueError):
+            pass
+        if not self.outbuf and self.close_after_flush:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.loop.remove(self.sock.fileno())
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+        self.sock.close()
+        for cleanup in self.cleanups:
+            cleanup()
+        self.cleanups = []
+        self.on_close(self)

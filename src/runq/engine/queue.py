@@ -1,0 +1,391 @@
+"""The queue's state machine: tasks and groups in memory, every change saved before it is told.
+
+It owns the scheduling loop (event-driven: it runs after every change, never on a tick), the
+shims that supervise running tasks, and the notifications that wake `wait`, `follow`, `watch`
+and `run` clients the moment a task changes.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+
+from runq import paths
+from runq.config import Config
+from runq.engine import processes, pueue_json, scheduler
+from runq.engine.loop import EventLoop
+from runq.engine.processes import ShimHandle
+from runq.engine.shim import ShimSpec
+from runq.engine.store import StateStore
+from runq.model import (ACTIVE, DEPENDENCY_FAILED, DONE, ERRORED, FAILED, FAILED_TO_SPAWN, GROUP_PAUSED,
+                        GROUP_RUNNING, KILLED, PAUSED, QUEUED, RUNNING, STASHED, SUCCESS, Group, Task)
+
+log = logging.getLogger("runq.daemon")
+Subscriber = Callable[[Task, str | None], None]
+RETRY_BACKOFF_CAP = 60.0
+
+
+class Queue:
+    def __init__(self, root: str, config: Config, store: StateStore, loop: EventLoop, shell: list[str]) -> None:
+        self.root = root
+        self.config = config
+        self.store = store
+        self.loop = loop
+        self.shell = shell
+        self.tasks, self.groups, self.next_id = store.load()
+        self.shims: dict[int, ShimHandle] = {}
+        self.caller_fds: dict[int, tuple[tuple[int, int, int], bool]] = {}
+        self.user_killed: set[int] = set()
+        self.subscribers: set[Subscriber] = set()
+        self.on_done: list[Callable[[Task, bool], None]] = []  # (task, final attempt)
+        self.json_cache: dict[int, str] = {}
+        self.dirty = False
+        loop.idle_callbacks.append(self.schedule_if_dirty)
+
+    # ---- persistence and notification -------------------------------------------------------
+
+    def save(self, *tasks: Task, groups: tuple[Group, ...] = (), deleted: tuple[int, ...] = ()) -> None:
+        with self.store.transaction() as tx:
+            for task in tasks:
+                tx.save_task(task)
+                self.json_cache.pop(task.id, None)
+            for group in groups:
+                tx.save_group(group)
+            for task_id in deleted:
+                tx.delete_task(task_id)
+                self.json_cache.pop(task_id, None)
+            tx.set_next_id(self.next_id)
+        self.dirty = True
+
+    def notify(self, task: Task, previous: str | None) -> None:
+        for subscriber in list(self.subscribers):
+            subscriber(task, previous)
+
+    # ---- adding ------------------------------------------------------------------------------
+
+    def new_task(self, **fields: object) -> Task:
+        task = Task(id=self.next_id, **fields)  # type: ignore[arg-type]
+        self.next_id += 1
+        return task
+
+    def add(self, task: Task) -> None:
+        self.tasks[task.id] = task
+        self.save(task)
+        self.notify(task, None)
+
+    # ---- scheduling --------------------------------------------------------------------------
+
+    def schedule_if_dirty(self) -> None:
+        if self.dirty:
+            self.dirty = False
+            self.schedule()
+
+    def schedule(self) -> None:
+        now = time.time()
+        for task in scheduler.due_delayed(self.tasks, now):
+            self.set_status(task, QUEUED, enqueued_at=now, enqueue_at=None)
+        while True:
+            doomed = scheduler.dependency_failures(self.tasks, self.groups)
+            for task in doomed:
+                self.finish_without_running(task, DEPENDENCY_FAILED)
+            if not doomed:
+                break
+        queued = [t for t in self.tasks.values() if t.status == QUEUED]
+        for task in scheduler.startable(queued, self.tasks, self.groups):
+            self.start(task)
+        self._arm_delay_timer()
+
+    def _arm_delay_timer(self) -> None:
+        pending = [t.enqueue_at for t in self.tasks.values() if t.status == STASHED and t.enqueue_at is not None]
+        if pending:
+            delay = max(0.0, min(pending) - time.time())
+            self.loop.call_at(time.monotonic() + delay + 0.001, self.schedule)
+
+    def set_status(self, task: Task, status: str, **fields: object) -> None:
+        previous = task.status
+        task.status = status
+        for key, value in fields.items():
+            setattr(task, key, value)
+        self.save(task)
+        self.notify(task, previous)
+
+    # ---- starting ----------------------------------------------------------------------------
+
+    def start(self, task: Task) -> None:
+        """Start a task now (also a force start: slots, pauses and dependencies are not checked)."""
+        now = time.time()
+        previous = task.status
+        task.enqueued_at = task.enqueued_at or now
+        task.start, task.end, task.result, task.exit_code, task.signal = now, None, None, None, None
+        task.spawn_error, task.timed_out = None, False
+        task.worker_id = scheduler.free_worker_id(task, self.tasks)
+        env = dict(task.envs)
+        env.update(PUEUE_GROUP=task.group, PUEUE_WORKER_ID=str(task.worker_id), RUNQ_TASK_ID=str(task.id))
+        fds, merged = self.caller_fds.get(task.id, (None, False))
+        spec = ShimSpec(
+            task_id=task.id, argv=[*self.shell, task.command], cwd=task.path, env=env,
+            log_path=paths.task_log(self.root, task.id), exit_path=self.exit_path(task.id),
+            log_cap=int(self.config.get("logs", "max_bytes")), caller_fds=fds, merged=merged,
+        )
+        _unlink(spec.exit_path)
+        handle = processes.fork_shim(spec)
+        task.status = RUNNING
+        task.shim_pid, task.shim_start, task.pgid = handle.pid, handle.start_ticks, None
+        self.save(task)
+        self.watch_shim(handle)
+        if task.timeout:
+            attempt = task.attempt
+            self.loop.call_at(time.monotonic() + task.timeout, lambda: self.time_out(task.id, attempt))
+        self.notify(task, previous)
+
+    def exit_path(self, task_id: int) -> str:
+        return os.path.join(paths.task_logs(self.root), f"{task_id}.exit")
+
+    def watch_shim(self, handle: ShimHandle) -> None:
+        self.shims[handle.task_id] = handle
+        if handle.control_fd is not None:
+            self.loop.add_reader(handle.control_fd, lambda: self._on_control(handle))
+        self.loop.add_reader(handle.pidfd, lambda: self._on_shim_exit(handle))
+
+    def _on_control(self, handle: ShimHandle) -> None:
+        assert handle.control_fd is not None
+        alive = processes.read_control(handle)
+        self._learn_pgid(handle)
+        if not alive:
+            self.loop.remove(handle.control_fd)
+
+    def _learn_pgid(self, handle: ShimHandle) -> None:
+        task = self.tasks.get(handle.task_id)
+        if task is not None and handle.task_pid and task.pgid != handle.task_pid:
+            task.pgid = handle.task_pid
+            self.save(task)
+            if task.status == PAUSED:
+                processes.signal_group(task.pgid, signal.SIGSTOP)
+
+    def _on_shim_exit(self, handle: ShimHandle) -> None:
+        if handle.control_fd is not None:
+            processes.read_control(handle)
+            self.loop.remove(handle.control_fd)
+        self.loop.remove(handle.pidfd)
+        processes.close_handle(handle)
+        self.shims.pop(handle.task_id, None)
+        report = handle.report or processes.read_exit_file(self.exit_path(handle.task_id))
+        task = self.tasks.get(handle.task_id)
+        if task is None or task.status not in ACTIVE:
+            return
+        if report is None:
+            report = {"errored": "the task's supervisor vanished without a report", "end": time.time()}
+            processes.signal_group(task.pgid or handle.task_pid, signal.SIGKILL)
+        self.finish(task, report)
+
+    # ---- finishing ---------------------------------------------------------------------------
+
+    def finish(self, task: Task, report: dict) -> None:
+        previous = task.status
+        task.end = report.get("end") or time.time()
+        task.exit_code = report.get("exit_code")
+        task.signal = report.get("signal")
+        for key in ("user_cpu", "sys_cpu", "max_rss_kb", "stdout_bytes", "stderr_bytes"):
+            setattr(task, key, report.get(key))
+        if report.get("spawn_error"):
+            task.result, task.spawn_error = FAILED_TO_SPAWN, report["spawn_error"]
+        elif report.get("errored"):
+            task.result, task.spawn_error = ERRORED, report["errored"]
+        elif task.signal is not None:
+            task.result = KILLED
+        elif task.exit_code == 0:
+            task.result = SUCCESS
+        else:
+            task.result = FAILED
+        if report.get("log_error"):
+            task.spawn_error = report["log_error"]
+        task.status = DONE
+        _unlink(self.exit_path(task.id))
+        retry = self._should_retry(task)
+        self.user_killed.discard(task.id)
+        for hook in self.on_done:
+            hook(task, not retry)
+        if not retry:
+            self.release_caller(task.id)
+        if retry:
+            self._schedule_retry(task)
+            self.notify(task, previous)
+            return
+        self.save(task)
+        self.notify(task, previous)
+        self._pause_on_failure(task)
+
+    def _should_retry(self, task: Task) -> bool:
+        return (task.result != SUCCESS and task.id not in self.user_killed
+                and task.attempt <= task.retries and task.result != FAILED_TO_SPAWN)
+
+    def _schedule_retry(self, task: Task) -> None:
+        base = float(self.config.get("daemon", "retry_backoff"))
+        delay = min(RETRY_BACKOFF_CAP, base * (2 ** (task.attempt - 1)))
+        task.attempt += 1
+        task.status = STASHED
+        task.enqueue_at = time.time() + delay
+        task.start = task.end = task.result = task.exit_code = task.signal = None
+        self.save(task)
+
+    def finish_without_running(self, task: Task, result: str) -> None:
+        previous = task.status
+        now = time.time()
+        task.status, task.result = DONE, result
+        task.enqueued_at = task.enqueued_at or now
+        task.start = task.end = now
+        self.release_caller(task.id)
+        for hook in self.on_done:
+            hook(task, True)
+        self.save(task)
+        self.notify(task, previous)
+
+    def _pause_on_failure(self, task: Task) -> None:
+        if task.result not in (FAILED, ERRORED, FAILED_TO_SPAWN):
+            return
+        if self.config.get("daemon", "pause_all_on_failure"):
+            targets = list(self.groups.values())
+        elif self.config.get("daemon", "pause_group_on_failure"):
+            targets = [self.groups[task.group]] if task.group in self.groups else []
+        else:
+            return
+        for group in targets:
+            group.status = GROUP_PAUSED
+        self.save(groups=tuple(targets))
+
+    def release_caller(self, task_id: int) -> None:
+        """Close a `run` caller's stdio once its task is final, so its readers see EOF."""
+        fds, _ = self.caller_fds.pop(task_id, ((), False))
+        self.close_fds(fds)
+
+    @staticmethod
+    def close_fds(fds: object) -> None:
+        for fd in fds or ():  # type: ignore[attr-defined]
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def forget_running(self, task: Task) -> None:
+        """Record a running task as killed now (reset): its shim's later report is ignored."""
+        self.finish(task, {"signal": signal.SIGKILL, "end": time.time()})
+
+    def resync(self) -> None:
+        """After a failed write (a full disk, say), make memory match what is durable again."""
+        try:
+            self.tasks, self.groups, self.next_id = self.store.load()
+        except Exception:  # noqa: BLE001
+            log.exception("reloading the state after a failed write failed")
+        self.json_cache.clear()
+        self.dirty = True
+
+    def log_path(self, task_id: int) -> str:
+        return paths.task_log(self.root, task_id)
+
+    def remove_logs(self, task_id: int) -> None:
+        base = self.log_path(task_id)
+        for suffix in ("", ".idx", ".tail", ".tail.old"):
+            _unlink(base + suffix)
+
+    def task_json(self, task: Task, raw_env: bool) -> str:
+        """The task's pueue JSON, cached until it next changes (status --json stays linear and fast)."""
+        if raw_env:
+            return pueue_json.dumps(pueue_json.task_object(task, task.envs, self.log_path(task.id)))
+        cached = self.json_cache.get(task.id)
+        if cached is None:
+            from runq.telemetry.redact import redact_env
+
+            cached = pueue_json.dumps(pueue_json.task_object(task, redact_env(task.envs, self.config), self.log_path(task.id)))
+            self.json_cache[task.id] = cached
+        return cached
+
+    # ---- signals -----------------------------------------------------------------------------
+
+    def kill(self, task: Task, sig: int, by_user: bool = True) -> bool:
+        if task.status not in ACTIVE:
+            return False
+        if by_user:
+            self.user_killed.add(task.id)
+        if task.status == PAUSED and sig not in (signal.SIGKILL, signal.SIGCONT):
+            processes.signal_group(task.pgid, sig)
+            return processes.signal_group(task.pgid, signal.SIGCONT)
+        return processes.signal_group(self._pgid(task), sig)
+
+    def _pgid(self, task: Task) -> int | None:
+        if task.pgid is None and task.id in self.shims:
+            handle = self.shims[task.id]
+            if handle.control_fd is not None:
+                processes.read_control(handle)
+                self._learn_pgid(handle)
+        return task.pgid
+
+    def time_out(self, task_id: int, attempt: int) -> None:
+        task = self.tasks.get(task_id)
+        if task is None or task.status not in ACTIVE or task.attempt != attempt:
+            return
+        task.timed_out = True
+        self.save(task)
+        self.terminate(task)
+
+    def terminate(self, task: Task) -> None:
+        """SIGTERM the task's group now, SIGKILL it after the grace period if it still runs."""
+        attempt = task.attempt
+        self.kill(task, signal.SIGTERM, by_user=False)
+        grace = float(self.config.get("daemon", "kill_grace"))
+
+        def escalate() -> None:
+            current = self.tasks.get(task.id)
+            if current is not None and current.status in ACTIVE and current.attempt == attempt:
+                self.kill(current, signal.SIGKILL, by_user=False)
+
+        self.loop.call_at(time.monotonic() + grace, escalate)
+
+    def pause_task(self, task: Task) -> None:
+        if task.status == RUNNING:
+            processes.signal_group(self._pgid(task), signal.SIGSTOP)
+            self.set_status(task, PAUSED)
+
+    def resume_task(self, task: Task) -> None:
+        if task.status == PAUSED:
+            processes.signal_group(self._pgid(task), signal.SIGCONT)
+            self.set_status(task, RUNNING)
+
+    # ---- recovery ----------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Reattach to tasks a previous daemon left running; record those that ended meanwhile."""
+        for task in list(self.tasks.values()):
+            if task.status not in ACTIVE:
+                continue
+            report = processes.read_exit_file(self.exit_path(task.id))
+            handle = None
+            if report is None and task.shim_pid:
+                handle = processes.adopt_shim(task.id, task.shim_pid, task.shim_start)
+            if handle is not None:
+                self.watch_shim(handle)
+                if task.timeout and task.start:
+                    attempt = task.attempt
+                    left = task.start + task.timeout - time.time()
+                    self.loop.call_at(time.monotonic() + max(0.0, left), lambda t=task.id, a=attempt: self.time_out(t, a))
+                continue
+            if report is None:
+                # Last look: the shim may have finished between the two checks above.
+                report = processes.read_exit_file(self.exit_path(task.id))
+            if report is None:
+                processes.signal_group(task.pgid, signal.SIGKILL)
+                report = {"errored": "the task's supervisor was lost while the daemon was down", "end": time.time()}
+            self.finish(task, report)
+        for group in self.groups.values():
+            if group.status not in (GROUP_RUNNING, GROUP_PAUSED):
+                group.status = GROUP_RUNNING
+                self.save(groups=(group,))
+        self.dirty = True
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

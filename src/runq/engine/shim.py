@@ -1,0 +1,293 @@
+"""The per-task supervisor, run in a child forked from the daemon.
+
+It detaches into its own session, spawns the task in the task's own process group, copies the
+task's output to the log (and, for `runq run`, to the caller's own stdout/stderr), waits for the
+task and reports the exit status with resource use. Because it is not tied to the daemon, a task
+keeps running and its end is still recorded when the daemon crashes: the report goes to the
+control pipe and, atomically, to an exit file the next daemon reads.
+
+Only os-level calls happen here: the daemon is single-threaded, so the fork is safe, and the
+child must not touch the daemon's event loop or database.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+from dataclasses import dataclass
+
+from runq.protocol import fastjson
+
+READ_CHUNK = 1 << 20
+PIPE_SIZE = 1 << 20
+F_SETPIPE_SZ = 1031
+CUT_MARK = b"\n[runq: output cut here: %d bytes omitted, see logs.max_bytes]\n"
+STREAM_CODES = {1: "o", 2: "e", 3: "m"}  # stdout, stderr, merged (both fds on one pipe)
+DEFAULT_SIGNALS = tuple(s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP))
+
+
+@dataclass
+class ShimSpec:
+    task_id: int
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    log_path: str
+    exit_path: str
+    log_cap: int
+    caller_fds: tuple[int, int, int] | None = None  # `runq run`: the caller's own stdin, stdout, stderr
+    merged: bool = False  # caller's stdout and stderr are one file: give the task one pipe for both
+
+
+class LogWriter:
+    """Writes the task log with a size cap: the head stays, the tail rotates, the cut is marked.
+
+    Beside the log, `<log>.idx` lists where the stream changes (offset, o/e/m), so stdout and
+    stderr can be told apart later without touching the pueue-compatible log bytes.
+    """
+
+    def __init__(self, path: str, cap: int) -> None:
+        self.path = path
+        self.head_cap = cap // 2
+        self.tail_cap = cap - self.head_cap
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.idx = os.open(path + ".idx", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.total = 0
+        self.head = 0
+        self.stream = ""
+        self.tail_fd = -1
+        self.tail_size = 0
+        self.error: str | None = None
+
+    def write(self, stream: str, data: bytes) -> None:
+        size = len(data)
+        if not self.error:
+            try:
+                self._write(stream, data)
+            except OSError as exc:
+                # A full disk must not stall the task: stop logging, keep draining and forwarding.
+                self.error = f"log write failed: {exc.strerror}"
+        self.total += size
+
+    def _write(self, stream: str, data: bytes) -> None:
+        if stream != self.stream:
+            os.write(self.idx, b"%d %s\n" % (self.total, stream.encode()))
+            self.stream = stream
+        room = self.head_cap - self.head
+        if room > 0:
+            part = data[:room]
+            _write_all(self.fd, part)
+            self.head += len(part)
+            data = data[room:]
+        if data:
+            self._write_tail(data)
+
+    def _write_tail(self, data: bytes) -> None:
+        if self.tail_fd < 0 or self.tail_size >= self.tail_cap:
+            if self.tail_fd >= 0:
+                os.close(self.tail_fd)
+                os.replace(self.path + ".tail", self.path + ".tail.old")
+            self.tail_fd = os.open(self.path + ".tail", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            self.tail_size = 0
+        _write_all(self.tail_fd, data)
+        self.tail_size += len(data)
+
+    def finish(self) -> None:
+        """Fold the rotating tail back into the log: head, cut marker, last tail_cap bytes."""
+        try:
+            if self.tail_fd >= 0:
+                os.close(self.tail_fd)
+                tail = _read_file(self.path + ".tail.old") + _read_file(self.path + ".tail")
+                kept = tail[-self.tail_cap:]
+                omitted = self.total - self.head - len(kept)
+                if omitted > 0:
+                    _write_all(self.fd, CUT_MARK % omitted)
+                _write_all(self.fd, kept)
+                for suffix in (".tail", ".tail.old"):
+                    _unlink(self.path + suffix)
+        except OSError as exc:
+            self.error = self.error or f"log write failed: {exc.strerror}"
+        os.close(self.fd)
+        os.close(self.idx)
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return b""
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def run_shim(spec: ShimSpec, control_fd: int) -> None:
+    """Supervise one task; never returns (the forked child ends with os._exit)."""
+    code = 0
+    try:
+        _detach(spec, control_fd)
+        report = _supervise(spec, control_fd)
+        _publish(spec, control_fd, report)
+    except BaseException as exc:  # noqa: BLE001 - the child must always leave a report
+        try:
+            _publish(spec, control_fd, {"errored": f"runq supervisor failed: {exc!r}", "end": time.time()})
+        except BaseException:  # noqa: BLE001
+            code = 1
+    os._exit(code)
+
+
+def _detach(spec: ShimSpec, control_fd: int) -> None:
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    keep = {control_fd, *(spec.caller_fds or ())}
+    # Close everything inherited from the daemon (its listening socket, client connections,
+    # database): a client must see EOF when the daemon dies, whatever shims are alive.
+    low = 3
+    for fd in sorted(keep):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def _supervise(spec: ShimSpec, control_fd: int) -> dict:
+    log = LogWriter(spec.log_path, spec.log_cap)
+    stdin_fd = spec.caller_fds[0] if spec.caller_fds else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    pipes = [(out_r, out_w)]
+    if not spec.merged:
+        pipes.append(os.pipe2(os.O_CLOEXEC))
+    for read_end, _ in pipes:
+        _enlarge_pipe(read_end)
+    err_w = pipes[-1][1]
+    try:
+        os.chdir(spec.cwd)
+    except OSError as exc:
+        log.finish()
+        return {"spawn_error": f"cannot enter working directory {spec.cwd}: {exc.strerror}", "end": time.time()}
+    try:
+        pid = os.posix_spawn(
+            spec.argv[0], spec.argv, spec.env,
+            file_actions=[(os.POSIX_SPAWN_DUP2, stdin_fd, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+                          (os.POSIX_SPAWN_DUP2, err_w, 2)],
+            setpgroup=0, setsigdef=DEFAULT_SIGNALS, setsigmask=(),
+        )
+    except OSError as exc:
+        log.finish()
+        return {"spawn_error": f"cannot execute {spec.argv[0]}: {exc.strerror}", "end": time.time()}
+    os.write(control_fd, b"P %d\n" % pid)
+    for _, write_end in pipes:
+        os.close(write_end)
+    if not spec.caller_fds:
+        os.close(stdin_fd)
+    streams = {pipes[0][0]: 3 if spec.merged else 1}
+    if not spec.merged:
+        streams[pipes[1][0]] = 2
+    counts = _pump(pid, streams, log, spec.caller_fds)
+    _, status, usage = os.wait4(pid, 0)
+    end = time.time()
+    log.finish()
+    report = {
+        "end": end,
+        "user_cpu": usage.ru_utime, "sys_cpu": usage.ru_stime, "max_rss_kb": usage.ru_maxrss,
+        "stdout_bytes": counts[1] + counts[3], "stderr_bytes": counts[2],
+        "log_error": log.error,
+    }
+    if os.WIFSIGNALED(status):
+        report["signal"] = os.WTERMSIG(status)
+    else:
+        report["exit_code"] = os.WEXITSTATUS(status)
+    return report
+
+
+def _enlarge_pipe(fd: int) -> None:
+    import fcntl
+
+    try:
+        fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        pass
+
+
+def _pump(pid: int, streams: dict[int, int], log: LogWriter, caller_fds: tuple[int, int, int] | None) -> dict[int, int]:
+    """Copy output until the pipes close, or the task's leader exits and the pipes run dry.
+
+    Background children that keep the pipes open must not hold the task open: a direct run
+    into a file (how agents run commands) returns when the shell exits, so the pump does too.
+    """
+    counts = {1: 0, 2: 0, 3: 0}
+    poller = select.poll()
+    for fd in streams:
+        poller.register(fd, select.POLLIN)
+    pidfd = os.pidfd_open(pid)
+    poller.register(pidfd, select.POLLIN)
+    open_fds = set(streams)
+    leader_done = False
+    forward = {1: True, 2: True, 3: True}
+    while open_fds:
+        events = poller.poll(0 if leader_done else None)
+        if not events and leader_done:
+            break
+        for fd, _ in events:
+            if fd == pidfd:
+                leader_done = True
+                poller.unregister(pidfd)
+                for pipe_fd in open_fds:
+                    os.set_blocking(pipe_fd, False)
+                continue
+            try:
+                data = os.read(fd, READ_CHUNK)
+            except BlockingIOError:
+                continue
+            stream = streams[fd]
+            if not data:
+                poller.unregister(fd)
+                open_fds.discard(fd)
+                continue
+            counts[stream] += len(data)
+            log.write(STREAM_CODES[stream], data)
+            if caller_fds and forward[stream]:
+                target = caller_fds[2] if stream == 2 else caller_fds[1]
+                try:
+                    _write_all(target, data)
+                except OSError:
+                    # The caller's reader went away: close our end so the task sees EPIPE or
+                    # SIGPIPE on its next write, as it would have writing there directly.
+                    forward[stream] = False
+                    poller.unregister(fd)
+                    open_fds.discard(fd)
+                    os.close(fd)
+    os.close(pidfd)
+    return counts
+
+
+def _publish(spec: ShimSpec, control_fd: int, report: dict) -> None:
+    line = fastjson.dumps(report).encode()
+    tmp = spec.exit_path + ".tmp"
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(line)
+        os.replace(tmp, spec.exit_path)
+    except OSError:
+        pass  # a full disk: the control pipe still carries the report
+    try:
+        os.write(control_fd, b"E " + line + b"\n")
+    except OSError:
+        pass  # the daemon is gone; the next one reads the exit file

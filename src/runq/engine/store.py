@@ -1,0 +1,72 @@
+"""Durable queue state in SQLite: every change is committed before the client hears back.
+
+One row per task (its record as JSON) and per group, plus a counter so task ids only ever grow,
+also across `clean` and `reset` (pueue reuses ids, which trips scripts and agents).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from runq.model import DEFAULT_GROUP, Group, Task
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, parallel INTEGER NOT NULL, status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class StateStore:
+    def __init__(self, path: str, durability: str = "normal") -> None:
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.executescript(SCHEMA)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('next_id', '0')")
+        self.db.execute("INSERT OR IGNORE INTO groups VALUES (?, 1, 'Running')", (DEFAULT_GROUP,))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def load(self) -> tuple[dict[int, Task], dict[str, Group], int]:
+        tasks = {row[0]: Task.from_dict(json.loads(row[1])) for row in self.db.execute("SELECT id, data FROM tasks ORDER BY id")}
+        groups = {name: Group(name, parallel, status) for name, parallel, status in self.db.execute("SELECT name, parallel, status FROM groups")}
+        next_id = int(self.db.execute("SELECT value FROM meta WHERE key='next_id'").fetchone()[0])
+        return tasks, groups, next_id
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    """Collects writes and commits them at once, so a request's changes land together."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> _Transaction:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+
+    def save_task(self, task: Task) -> None:
+        self.db.execute("INSERT OR REPLACE INTO tasks VALUES (?, ?)", (task.id, json.dumps(task.to_dict())))
+
+    def delete_task(self, task_id: int) -> None:
+        self.db.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
+
+    def save_group(self, group: Group) -> None:
+        self.db.execute("INSERT OR REPLACE INTO groups VALUES (?, ?, ?)", (group.name, group.parallel, group.status))
+
+    def delete_group(self, name: str) -> None:
+        self.db.execute("DELETE FROM groups WHERE name = ?", (name,))
+
+    def set_next_id(self, next_id: int) -> None:
+        self.db.execute("UPDATE meta SET value = ? WHERE key = 'next_id'", (str(next_id),))
