@@ -58,6 +58,9 @@ class Connection:
         data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
 
+    def has_buffered(self) -> bool:
+        return bool(self._buffer)
+
     def read_frame(self) -> bytes:
         length = wire.frame_length(self._read_exact(wire.HEADER), wire.MAX_REPLY)
         return self._read_exact(length)

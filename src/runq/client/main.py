@@ -68,7 +68,7 @@ def _dispatch(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="runq", description="A local task queue for shell commands (pueue-compatible).")
     parser.add_argument("--version", action="version", version=f"runq {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
     name = ALIASES.get(argv[0], argv[0]) if argv else "status"
     if not argv:
         argv = ["status"]
@@ -85,5 +85,5 @@ def _dispatch(argv: list[str]) -> int:
         else:
             sub.add_parser(command, add_help=False)
     args = parser.parse_args(argv)
-    command = ALIASES.get(args.command, args.command)
+    command = ALIASES.get(args.subcommand, args.subcommand)
     return int(modules[command].run(args) or 0)
