@@ -1,0 +1,179 @@
+"""The daemon's writer for history.db: one row per ended attempt.
+
+The daemon calls `record` on its event loop, so a call is one short transaction (an environment
+upsert and one INSERT, well under a millisecond) and waits at most BUSY_TIMEOUT_MS for a lock.
+A record that cannot be written right now (another process holds the write lock, e.g. a large
+`runq history prune`) is kept in memory and written before the next one, so a busy moment loses
+nothing; the error is still raised so the daemon can log it.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+
+from runq.telemetry import retention, schema
+from runq.telemetry.redact import check_config, redact_env
+from runq.telemetry.schema import HistoryError
+from runq.telemetry.signature import command_signature
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runq.config import Config
+
+BUSY_TIMEOUT_MS = 200
+MAX_PENDING = 10_000
+INSERT_SQL = """
+    INSERT INTO attempts (task_id, attempt, final, command, signature, cwd, group_name, label, label_prefix,
+        origin, session_id, tool_use_id, prompt_id, agent_id, dag_run, dag_task, priority, dependencies,
+        enqueued_at, started_at, ended_at, queue_wait, run_time, result, exit_code, signal, user_cpu, sys_cpu,
+        max_rss_kb, stdout_bytes, stderr_bytes, log_path, env_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+
+
+class HistoryStore:
+    def __init__(self, db: sqlite3.Connection, path: str, config: Config | None, max_rows: int) -> None:
+        self.db = db
+        self.path = path
+        self.config = config
+        self.max_rows = max_rows
+        self.pending: deque[tuple[tuple[Any, ...], str | None]] = deque(maxlen=MAX_PENDING)
+
+    @classmethod
+    def open(cls, path: str, config: Config | None = None) -> HistoryStore:
+        max_rows = config.get("history", "max_rows") if config is not None else 0
+        if config is not None:
+            check_config(config)
+        db = connect_for_writing(path)
+        try:
+            schema.migrate(db, path)
+            store = cls(db, path, config, max_rows)
+            store.trim()
+        except sqlite3.Error as exc:
+            db.close()
+            raise HistoryError(f"runq: history database {path}: {exc}") from None
+        except BaseException:
+            db.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        try:
+            self._flush()
+        except sqlite3.Error:
+            pass  # nothing better to do with them at shutdown; the daemon has logged earlier failures
+        self.db.close()
+
+    def record(self, rec: dict[str, Any]) -> None:
+        """Store one ended attempt (the daemon's record shape, raw env: redacted here)."""
+        try:
+            self.pending.append(self._row(rec))
+        except (KeyError, TypeError) as exc:
+            raise HistoryError(f"runq: history: cannot record task {rec.get('id')}: bad field {exc}") from None
+        try:
+            self._flush()
+        except sqlite3.Error as exc:
+            raise HistoryError(f"runq: history database {self.path}: {exc} "
+                               f"({len(self.pending)} record(s) kept in memory for a retry)") from None
+
+    def trim(self) -> int:
+        """Delete the oldest rows beyond history.max_rows (0 = no cap); returns how many went."""
+        deleted = 0
+        while True:
+            with _transaction(self.db):
+                cutoff = self._cap_cutoff()
+                batch = retention.delete_through_id(self.db, cutoff) if cutoff is not None else 0
+            deleted += batch
+            if batch < retention.BATCH:
+                return deleted
+
+    def _cap_cutoff(self) -> int | None:
+        # Row ids only grow, so the rows past the cap are those with id <= newest id - max_rows:
+        # a seek on the primary key, where COUNT(*) would read a whole index.
+        if self.max_rows <= 0:
+            return None
+        newest = self.db.execute("SELECT max(id) FROM attempts").fetchone()[0]
+        if newest is None or newest <= self.max_rows:
+            return None
+        return int(newest) - self.max_rows
+
+    def _flush(self) -> None:
+        rejected: sqlite3.Error | None = None
+        with _transaction(self.db):
+            while self.pending:
+                row, env_json = self.pending[0]
+                try:
+                    cursor = self.db.execute(INSERT_SQL, (*row, _environment_id(self.db, env_json)))
+                except (sqlite3.IntegrityError, sqlite3.InterfaceError) as exc:
+                    rejected = exc  # bad data never succeeds on a retry: drop the record
+                else:
+                    if self.max_rows > 0 and cursor.lastrowid is not None and cursor.lastrowid > self.max_rows:
+                        # at the cap each insert retires the row it pushes out: constant work per record
+                        retention.delete_through_id(self.db, cursor.lastrowid - self.max_rows)
+                self.pending.popleft()
+        if rejected is not None:
+            raise sqlite3.IntegrityError(f"record rejected: {rejected}")
+
+    def _row(self, rec: dict[str, Any]) -> tuple[tuple[Any, ...], str | None]:
+        started, ended, enqueued = rec.get("started_at"), rec["ended_at"], rec.get("enqueued_at")
+        label = rec.get("label")
+        env = rec.get("env")
+        env_json = schema.encode_env(redact_env(env, self.config)) if env is not None else None
+        dependencies = rec.get("dependencies")
+        row = (
+            rec["id"], rec.get("attempt") or 1, 1 if rec.get("final", True) else 0, rec["command"],
+            command_signature(rec["command"]), rec.get("cwd"), rec.get("group"), label, label_prefix(label),
+            rec.get("origin"), rec.get("session_id"), rec.get("tool_use_id"), rec.get("prompt_id"),
+            rec.get("agent_id"), rec.get("dag_run"), rec.get("dag_task"), rec.get("priority"),
+            _json_list(dependencies), enqueued, started, ended,
+            started - enqueued if started is not None and enqueued is not None else None,
+            ended - started if started is not None else None,
+            rec["result"], rec.get("exit_code"), rec.get("signal"), rec.get("user_cpu"), rec.get("sys_cpu"),
+            rec.get("max_rss_kb"), rec.get("stdout_bytes"), rec.get("stderr_bytes"), rec.get("log_path"),
+        )
+        return row, env_json
+
+
+def connect_for_writing(path: str) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode survives a crash of any process; history is not worth an fsync per task
+        db.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.Error as exc:
+        raise HistoryError(f"runq: history database {path}: {exc}") from None
+    return db
+
+
+def label_prefix(label: str | None) -> str | None:
+    """The label up to its first ':' (`test:pkg-a` -> `test`), as the seed groups labels."""
+    if label is None:
+        return None
+    return label.split(":", 1)[0]
+
+
+def _environment_id(db: sqlite3.Connection, env_json: str | None) -> int | None:
+    if env_json is None:
+        return None
+    digest = schema.env_digest(env_json)
+    db.execute("INSERT OR IGNORE INTO environments (digest, data) VALUES (?, ?)", (digest, env_json))
+    return int(db.execute("SELECT id FROM environments WHERE digest = ?", (digest,)).fetchone()[0])
+
+
+def _json_list(values: list[int] | None) -> str | None:
+    if values is None:
+        return None
+    return "[" + ",".join(str(int(v)) for v in values) + "]"
+
+
+class _transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
