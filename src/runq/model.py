@@ -1,7 +1,7 @@
 """Task, group and their states: plain records shared by the daemon and clients (stdlib only)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -78,8 +78,15 @@ class Task:
     stdout_bytes: int | None = None
     stderr_bytes: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self, with_env: bool = True) -> dict[str, Any]:
+        # A shallow copy: asdict() deep-copies the environment and costs milliseconds per task.
+        data = {name: getattr(self, name) for name in TASK_FIELDS}
+        data["dependencies"] = list(self.dependencies)
+        if with_env:
+            data["envs"] = dict(self.envs)
+        else:
+            del data["envs"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Task:
@@ -93,6 +100,9 @@ class Task:
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+
+TASK_FIELDS = tuple(f.name for f in fields(Task))
 
 
 @dataclass(slots=True)

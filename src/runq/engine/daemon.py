@@ -155,7 +155,7 @@ class Daemon:
                 self.history.record(history_record(self.queue, task, final))
             except Exception:  # noqa: BLE001 - a broken history never stops the queue
                 log.exception("recording task %d in the history failed", task.id)
-        if final:
+        if final and self.callbacks.template:
             try:
                 values = callbacks.variables(task, self.queue.tasks, self.queue.log_path(task.id),
                                              int(self.config.get("daemon", "callback_log_lines")))

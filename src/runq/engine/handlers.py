@@ -127,7 +127,7 @@ def add(queue: Queue, conn: Connection, request: dict) -> dict:
     if request.get("immediate"):
         queue.start(task)
     group_paused = queue.groups[task.group].status == GROUP_PAUSED
-    return {"ok": True, "id": task.id, "task": task.to_dict(), "group_paused": group_paused}
+    return {"ok": True, "id": task.id, "task": task.to_dict(with_env=False), "group_paused": group_paused}
 
 
 @handler("status")
@@ -136,14 +136,14 @@ def status(queue: Queue, conn: Connection, request: dict) -> dict:
     tasks = sorted(queue.tasks.values(), key=lambda t: t.id)
     if group is not None:
         tasks = [t for t in tasks if t.group == group]
-    return {"ok": True, "tasks": [t.to_dict() for t in tasks],
+    return {"ok": True, "tasks": [t.to_dict(with_env=False) for t in tasks],
             "groups": {name: g.to_dict() for name, g in sorted(queue.groups.items())}}
 
 
 @handler("log_info")
 def log_info(queue: Queue, conn: Connection, request: dict) -> dict:
     found, missing = select(queue.tasks, queue.groups, {**request, "ids": _ids(request)})
-    return {"ok": True, "tasks": [t.to_dict() for t in found], "missing": missing}
+    return {"ok": True, "tasks": [t.to_dict(with_env=False) for t in found], "missing": missing}
 
 
 @handler("kill")

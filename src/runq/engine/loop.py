@@ -18,6 +18,7 @@ from collections.abc import Callable
 from runq.protocol import wire
 
 MAX_FDS_PER_MESSAGE = 8
+RECV_SIZE = 256 * 1024  # recvmsg allocates the full buffer on every call; keep it modest
 MAX_OUTBUF = 512 * 1024 * 1024  # a subscriber this far behind is dropped rather than grow the daemon
 
 
@@ -84,7 +85,7 @@ class Connection:
     def _read(self) -> None:
         fd_space = socket.CMSG_SPACE(MAX_FDS_PER_MESSAGE * 4)
         try:
-            data, ancillary, flags, _ = self.sock.recvmsg(1 << 20, fd_space)
+            data, ancillary, flags, _ = self.sock.recvmsg(RECV_SIZE, fd_space)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:

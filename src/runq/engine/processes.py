@@ -1,39 +1,85 @@
-"""The process seam of the daemon: fork a shim per task, read its reports, signal task groups."""
+"""The process seam of the daemon: supervisor workers, their reports, signals to task groups."""
 from __future__ import annotations
 
+import array
 import os
 import signal
+import socket
 from dataclasses import dataclass, field
 
-from runq.engine.shim import ShimSpec, run_shim
+from runq.engine.shim import ShimSpec, encode_spec, worker_main
 from runq.protocol import fastjson
 
 
 @dataclass
 class ShimHandle:
-    task_id: int
+    """A task supervisor: a pooled worker of this daemon, or one adopted from a previous daemon."""
+
     pid: int
     pidfd: int
-    control_fd: int | None  # None for a shim adopted from a previous daemon
+    channel: socket.socket | None  # None for a worker adopted from a previous daemon
     start_ticks: int | None
+    task_id: int | None = None
     task_pid: int | None = None
     report: dict | None = None
     buffer: bytes = field(default=b"")
 
 
-def fork_shim(spec: ShimSpec) -> ShimHandle:
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+class WorkerPool:
+    """Long-lived supervisor workers, forked on demand and reused for task after task."""
+
+    def __init__(self, max_idle: int = 8) -> None:
+        self.idle: list[ShimHandle] = []
+        self.max_idle = max_idle
+
+    def acquire(self) -> tuple[ShimHandle, bool]:
+        """A worker to run the next task, and whether it was just forked."""
+        while self.idle:
+            worker = self.idle.pop()
+            if worker.pidfd >= 0:
+                return worker, False
+        return _fork_worker(), True
+
+    def assign(self, worker: ShimHandle, spec: ShimSpec) -> None:
+        assert worker.channel is not None
+        data = encode_spec(spec)
+        worker.task_id, worker.task_pid, worker.report, worker.buffer = spec.task_id, None, None, b""
+        worker.channel.setblocking(True)
+        try:
+            fds = list(spec.caller_fds or ())
+            ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())] if fds else []
+            sent = worker.channel.sendmsg([data], ancillary)
+            if sent < len(data):
+                worker.channel.sendall(data[sent:])
+        finally:
+            worker.channel.setblocking(False)
+
+    def release(self, worker: ShimHandle) -> bool:
+        """Return a worker after its task; False when the pool is full (the caller retires it)."""
+        worker.task_id = None
+        if len(self.idle) < self.max_idle:
+            self.idle.append(worker)
+            return True
+        return False
+
+    def discard(self, worker: ShimHandle) -> None:
+        if worker in self.idle:
+            self.idle.remove(worker)
+
+
+def _fork_worker() -> ShimHandle:
+    parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child, which never returns
-        os.close(read_end)
-        run_shim(spec, write_end)
-    os.close(write_end)
-    os.set_blocking(read_end, False)
-    return ShimHandle(spec.task_id, pid, os.pidfd_open(pid), read_end, process_start_ticks(pid))
+        parent_end.close()
+        worker_main(child_end.detach())
+    child_end.close()
+    parent_end.setblocking(False)
+    return ShimHandle(pid, os.pidfd_open(pid), parent_end, process_start_ticks(pid))
 
 
-def adopt_shim(task_id: int, pid: int, start_ticks: int | None) -> ShimHandle | None:
-    """Reattach to a shim a previous daemon started, if that very process still runs."""
+def adopt_shim(pid: int, start_ticks: int | None, task_id: int) -> ShimHandle | None:
+    """Reattach to a worker a previous daemon started, if that very process still runs."""
     if start_ticks is None or process_start_ticks(pid) != start_ticks:
         return None
     try:
@@ -44,26 +90,32 @@ def adopt_shim(task_id: int, pid: int, start_ticks: int | None) -> ShimHandle | 
     if process_start_ticks(pid) != start_ticks:
         os.close(pidfd)
         return None
-    return ShimHandle(task_id, pid, pidfd, None, start_ticks)
+    return ShimHandle(pid, pidfd, None, start_ticks, task_id=task_id)
 
 
 def read_control(handle: ShimHandle) -> bool:
-    """Consume what the shim wrote; False once the pipe is closed."""
-    assert handle.control_fd is not None
+    """Consume what the worker wrote; False once its channel is closed."""
+    assert handle.channel is not None
     while True:
         try:
-            chunk = os.read(handle.control_fd, 65536)
-        except BlockingIOError:
+            chunk = handle.channel.recv(65536)
+        except (BlockingIOError, InterruptedError):
             return True
+        except OSError:
+            return False
         if not chunk:
             return False
         handle.buffer += chunk
-        while b"\n" in handle.buffer:
-            line, handle.buffer = handle.buffer.split(b"\n", 1)
-            if line.startswith(b"P "):
-                handle.task_pid = int(line[2:])
-            elif line.startswith(b"E "):
-                handle.report = fastjson.loads(line[2:].decode())
+        parse_lines(handle)
+
+
+def parse_lines(handle: ShimHandle) -> None:
+    while b"\n" in handle.buffer:
+        line, handle.buffer = handle.buffer.split(b"\n", 1)
+        if line.startswith(b"P "):
+            handle.task_pid = int(line[2:])
+        elif line.startswith(b"E "):
+            handle.report = fastjson.loads(line[2:].decode())
 
 
 def read_exit_file(path: str) -> dict | None:
@@ -74,18 +126,19 @@ def read_exit_file(path: str) -> dict | None:
         return None
 
 
-def close_handle(handle: ShimHandle) -> None:
-    for fd in (handle.pidfd, handle.control_fd):
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-    if handle.control_fd is not None:
-        try:
-            os.waitpid(handle.pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
+def close_pidfd(handle: ShimHandle) -> None:
+    try:
+        os.close(handle.pidfd)
+    except OSError:
+        pass
+    handle.pidfd = -1
+
+
+def reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 def signal_group(pgid: int | None, sig: int) -> bool:
@@ -101,10 +154,15 @@ def signal_group(pgid: int | None, sig: int) -> bool:
 def process_start_ticks(pid: int) -> int | None:
     """The process start time in clock ticks since boot: with the pid, a unique identity."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        stat = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     # The command name (field 2) may hold spaces and parentheses; fields resume after the last ')'.
     rest = stat[stat.rindex(b")") + 2:].split()
     return int(rest[19])

@@ -35,7 +35,10 @@ class Queue:
         self.loop = loop
         self.shell = shell
         self.tasks, self.groups, self.next_id = store.load()
+        # Tasks not yet Done: scheduling scans only these, so its cost does not grow with history.
+        self.live = {i: t for i, t in self.tasks.items() if t.status != DONE}
         self.shims: dict[int, ShimHandle] = {}
+        self.pool = processes.WorkerPool()
         self.caller_fds: dict[int, tuple[tuple[int, int, int], bool]] = {}
         self.user_killed: set[int] = set()
         self.subscribers: set[Subscriber] = set()
@@ -51,11 +54,16 @@ class Queue:
             for task in tasks:
                 tx.save_task(task)
                 self.json_cache.pop(task.id, None)
+                if task.status == DONE or task.id not in self.tasks:
+                    self.live.pop(task.id, None)
+                else:
+                    self.live[task.id] = task
             for group in groups:
                 tx.save_group(group)
             for task_id in deleted:
                 tx.delete_task(task_id)
                 self.json_cache.pop(task_id, None)
+                self.live.pop(task_id, None)
             tx.set_next_id(self.next_id)
         self.dirty = True
 
@@ -84,21 +92,20 @@ class Queue:
 
     def schedule(self) -> None:
         now = time.time()
-        for task in scheduler.due_delayed(self.tasks, now):
+        for task in scheduler.due_delayed(self.live, now):
             self.set_status(task, QUEUED, enqueued_at=now, enqueue_at=None)
         while True:
-            doomed = scheduler.dependency_failures(self.tasks, self.groups)
+            doomed = scheduler.dependency_failures(self.live, self.tasks, self.groups)
             for task in doomed:
                 self.finish_without_running(task, DEPENDENCY_FAILED)
             if not doomed:
                 break
-        queued = [t for t in self.tasks.values() if t.status == QUEUED]
-        for task in scheduler.startable(queued, self.tasks, self.groups):
+        for task in scheduler.startable(self.live, self.tasks, self.groups):
             self.start(task)
         self._arm_delay_timer()
 
     def _arm_delay_timer(self) -> None:
-        pending = [t.enqueue_at for t in self.tasks.values() if t.status == STASHED and t.enqueue_at is not None]
+        pending = [t.enqueue_at for t in self.live.values() if t.status == STASHED and t.enqueue_at is not None]
         if pending:
             delay = max(0.0, min(pending) - time.time())
             self.loop.call_at(time.monotonic() + delay + 0.001, self.schedule)
@@ -120,7 +127,7 @@ class Queue:
         task.enqueued_at = task.enqueued_at or now
         task.start, task.end, task.result, task.exit_code, task.signal = now, None, None, None, None
         task.spawn_error, task.timed_out = None, False
-        task.worker_id = scheduler.free_worker_id(task, self.tasks)
+        task.worker_id = scheduler.free_worker_id(task, self.live)
         env = dict(task.envs)
         env.update(PUEUE_GROUP=task.group, PUEUE_WORKER_ID=str(task.worker_id), RUNQ_TASK_ID=str(task.id))
         fds, merged = self.caller_fds.get(task.id, (None, False))
@@ -129,55 +136,88 @@ class Queue:
             log_path=paths.task_log(self.root, task.id), exit_path=self.exit_path(task.id),
             log_cap=int(self.config.get("logs", "max_bytes")), caller_fds=fds, merged=merged,
         )
-        _unlink(spec.exit_path)
-        handle = processes.fork_shim(spec)
+        worker = self._assign(spec)
+        self.shims[task.id] = worker
         task.status = RUNNING
-        task.shim_pid, task.shim_start, task.pgid = handle.pid, handle.start_ticks, None
+        task.shim_pid, task.shim_start, task.pgid = worker.pid, worker.start_ticks, None
         self.save(task)
-        self.watch_shim(handle)
         if task.timeout:
             attempt = task.attempt
             self.loop.call_at(time.monotonic() + task.timeout, lambda: self.time_out(task.id, attempt))
         self.notify(task, previous)
 
+    def _assign(self, spec: ShimSpec) -> ShimHandle:
+        for _ in range(3):
+            worker, fresh = self.pool.acquire()
+            if fresh:
+                self.watch_worker(worker)
+            try:
+                self.pool.assign(worker, spec)
+                return worker
+            except OSError:
+                log.warning("supervisor worker %d is gone; using another", worker.pid)
+                self._retire(worker)
+        raise RuntimeError("cannot hand the task to a supervisor worker")
+
     def exit_path(self, task_id: int) -> str:
         return os.path.join(paths.task_logs(self.root), f"{task_id}.exit")
 
-    def watch_shim(self, handle: ShimHandle) -> None:
-        self.shims[handle.task_id] = handle
-        if handle.control_fd is not None:
-            self.loop.add_reader(handle.control_fd, lambda: self._on_control(handle))
-        self.loop.add_reader(handle.pidfd, lambda: self._on_shim_exit(handle))
+    def watch_worker(self, worker: ShimHandle) -> None:
+        if worker.channel is not None:
+            self.loop.add_reader(worker.channel.fileno(), lambda: self._on_worker_message(worker))
+        self.loop.add_reader(worker.pidfd, lambda: self._on_worker_exit(worker))
 
-    def _on_control(self, handle: ShimHandle) -> None:
-        assert handle.control_fd is not None
-        alive = processes.read_control(handle)
-        self._learn_pgid(handle)
+    def _on_worker_message(self, worker: ShimHandle) -> None:
+        assert worker.channel is not None
+        alive = processes.read_control(worker)
+        self._learn_pgid(worker)
+        if worker.report is not None and worker.task_id is not None:
+            task_id, report = worker.task_id, worker.report
+            worker.report = None
+            self.shims.pop(task_id, None)
+            if not self.pool.release(worker):
+                self._retire(worker)
+            task = self.tasks.get(task_id)
+            if task is not None and task.status in ACTIVE:
+                self.finish(task, report)
         if not alive:
-            self.loop.remove(handle.control_fd)
+            self._retire(worker)
 
-    def _learn_pgid(self, handle: ShimHandle) -> None:
-        task = self.tasks.get(handle.task_id)
-        if task is not None and handle.task_pid and task.pgid != handle.task_pid:
-            task.pgid = handle.task_pid
+    def _retire(self, worker: ShimHandle) -> None:
+        """Close a worker's channel; it exits on EOF once idle, and its pidfd then reports it."""
+        if worker.channel is not None:
+            self.loop.remove(worker.channel.fileno())
+            worker.channel.close()
+            worker.channel = None
+        self.pool.discard(worker)
+
+    def _learn_pgid(self, worker: ShimHandle) -> None:
+        task = self.tasks.get(worker.task_id) if worker.task_id is not None else None
+        if task is not None and worker.task_pid and task.pgid != worker.task_pid:
+            task.pgid = worker.task_pid
             self.save(task)
             if task.status == PAUSED:
                 processes.signal_group(task.pgid, signal.SIGSTOP)
 
-    def _on_shim_exit(self, handle: ShimHandle) -> None:
-        if handle.control_fd is not None:
-            processes.read_control(handle)
-            self.loop.remove(handle.control_fd)
-        self.loop.remove(handle.pidfd)
-        processes.close_handle(handle)
-        self.shims.pop(handle.task_id, None)
-        report = handle.report or processes.read_exit_file(self.exit_path(handle.task_id))
-        task = self.tasks.get(handle.task_id)
+    def _on_worker_exit(self, worker: ShimHandle) -> None:
+        """A worker ended: retired, crashed, or an adopted one whose task is over."""
+        if worker.channel is not None:
+            self._on_worker_message(worker)
+            self._retire(worker)
+        self.loop.remove(worker.pidfd)
+        processes.close_pidfd(worker)
+        processes.reap(worker.pid)
+        task_id = worker.task_id
+        if task_id is None:
+            return
+        self.shims.pop(task_id, None)
+        task = self.tasks.get(task_id)
         if task is None or task.status not in ACTIVE:
             return
+        report = processes.read_exit_file(self.exit_path(task_id))
         if report is None:
             report = {"errored": "the task's supervisor vanished without a report", "end": time.time()}
-            processes.signal_group(task.pgid or handle.task_pid, signal.SIGKILL)
+            processes.signal_group(task.pgid or worker.task_pid, signal.SIGKILL)
         self.finish(task, report)
 
     # ---- finishing ---------------------------------------------------------------------------
@@ -276,6 +316,7 @@ class Queue:
         """After a failed write (a full disk, say), make memory match what is durable again."""
         try:
             self.tasks, self.groups, self.next_id = self.store.load()
+            self.live = {i: t for i, t in self.tasks.items() if t.status != DONE}
         except Exception:  # noqa: BLE001
             log.exception("reloading the state after a failed write failed")
         self.json_cache.clear()
@@ -314,11 +355,23 @@ class Queue:
         return processes.signal_group(self._pgid(task), sig)
 
     def _pgid(self, task: Task) -> int | None:
-        if task.pgid is None and task.id in self.shims:
-            handle = self.shims[task.id]
-            if handle.control_fd is not None:
-                processes.read_control(handle)
-                self._learn_pgid(handle)
+        worker = self.shims.get(task.id)
+        if task.pgid is None and worker is not None and worker.channel is not None:
+            # The task was spawned a moment ago; its pid may still be in the channel.
+            worker.channel.setblocking(True)
+            worker.channel.settimeout(1.0)
+            try:
+                while worker.task_pid is None and worker.report is None:
+                    chunk = worker.channel.recv(65536)
+                    if not chunk:
+                        break
+                    worker.buffer += chunk
+                    processes.parse_lines(worker)
+            except OSError:
+                pass
+            finally:
+                worker.channel.setblocking(False)
+            self._learn_pgid(worker)
         return task.pgid
 
     def time_out(self, task_id: int, attempt: int) -> None:
@@ -356,15 +409,16 @@ class Queue:
 
     def recover(self) -> None:
         """Reattach to tasks a previous daemon left running; record those that ended meanwhile."""
-        for task in list(self.tasks.values()):
+        for task in list(self.live.values()):
             if task.status not in ACTIVE:
                 continue
             report = processes.read_exit_file(self.exit_path(task.id))
             handle = None
             if report is None and task.shim_pid:
-                handle = processes.adopt_shim(task.id, task.shim_pid, task.shim_start)
+                handle = processes.adopt_shim(task.shim_pid, task.shim_start, task.id)
             if handle is not None:
-                self.watch_shim(handle)
+                self.shims[task.id] = handle
+                self.watch_worker(handle)
                 if task.timeout and task.start:
                     attempt = task.attempt
                     left = task.start + task.timeout - time.time()

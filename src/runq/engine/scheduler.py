@@ -26,9 +26,10 @@ def active_counts(tasks: dict[int, Task]) -> dict[str, int]:
     return counts
 
 
-def startable(queued: list[Task], tasks: dict[int, Task], groups: dict[str, Group]) -> list[Task]:
-    """The queued tasks to start now, in start order."""
-    counts = active_counts(tasks)
+def startable(live: dict[int, Task], tasks: dict[int, Task], groups: dict[str, Group]) -> list[Task]:
+    """The queued tasks to start now, in start order. `live` holds the tasks that are not Done."""
+    counts = active_counts(live)
+    queued = [t for t in live.values() if t.status == QUEUED]
     chosen = []
     for task in sorted(queued, key=lambda t: (-t.priority, t.id)):
         group = groups.get(task.group)
@@ -44,37 +45,44 @@ def startable(queued: list[Task], tasks: dict[int, Task], groups: dict[str, Grou
     return chosen
 
 
-def dependency_failures(tasks: dict[int, Task], groups: dict[str, Group]) -> list[Task]:
+def dependency_failures(live: dict[int, Task], tasks: dict[int, Task], groups: dict[str, Group]) -> list[Task]:
     """Queued tasks that can never run because a dependency, at any depth, did not succeed.
 
     Computed to a fixpoint at once; pueue moves one level per 300 ms tick. As in pueue, dependents
     in a paused group are left alone so a fixed dependency can be restarted in place.
     """
-    failed_ids = {t.id for t in tasks.values() if t.status == DONE and t.result != SUCCESS}
+    doomed_ids: set[int] = set()
     doomed: list[Task] = []
     changed = True
-    pending = [t for t in tasks.values() if t.status == QUEUED and t.dependencies]
+    pending = [t for t in live.values() if t.status == QUEUED and t.dependencies]
+
+    def failed(dep_id: int) -> bool:
+        if dep_id in doomed_ids:
+            return True
+        dep = tasks.get(dep_id)
+        return dep is not None and dep.status == DONE and dep.result != SUCCESS
+
     while changed:
         changed = False
         for task in pending:
-            if task.id in failed_ids:
+            if task.id in doomed_ids:
                 continue
             group = groups.get(task.group)
             if group is not None and group.status == GROUP_PAUSED:
                 continue
-            if any(dep in failed_ids for dep in task.dependencies):
-                failed_ids.add(task.id)
+            if any(failed(dep) for dep in task.dependencies):
+                doomed_ids.add(task.id)
                 doomed.append(task)
                 changed = True
     return doomed
 
 
-def due_delayed(tasks: dict[int, Task], now: float) -> list[Task]:
-    return [t for t in tasks.values() if t.status == STASHED and t.enqueue_at is not None and t.enqueue_at <= now]
+def due_delayed(live: dict[int, Task], now: float) -> list[Task]:
+    return [t for t in live.values() if t.status == STASHED and t.enqueue_at is not None and t.enqueue_at <= now]
 
 
-def free_worker_id(task: Task, tasks: dict[int, Task]) -> int:
-    taken = {t.worker_id for t in tasks.values() if t.group == task.group and t.status in ACTIVE and t.id != task.id}
+def free_worker_id(task: Task, live: dict[int, Task]) -> int:
+    taken = {t.worker_id for t in live.values() if t.group == task.group and t.status in ACTIVE and t.id != task.id}
     worker = 0
     while worker in taken:
         worker += 1

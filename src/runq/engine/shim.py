@@ -19,6 +19,10 @@ from dataclasses import dataclass
 
 from runq.protocol import fastjson
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+
 READ_CHUNK = 1 << 20
 PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = 1031
@@ -134,37 +138,98 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def run_shim(spec: ShimSpec, control_fd: int) -> None:
-    """Supervise one task; never returns (the forked child ends with os._exit)."""
+def worker_main(control_fd: int) -> None:
+    """Serve tasks one at a time until the daemon hangs up; never returns (os._exit).
+
+    Workers are forked once and reused: a freshly forked Python child pays milliseconds of
+    copy-on-write faults, which would cap the queue's throughput far below task-spooler's.
+    """
     code = 0
     try:
-        _detach(spec, control_fd)
-        report = _supervise(spec, control_fd)
-        _publish(spec, control_fd, report)
-    except BaseException as exc:  # noqa: BLE001 - the child must always leave a report
-        try:
-            _publish(spec, control_fd, {"errored": f"runq supervisor failed: {exc!r}", "end": time.time()})
-        except BaseException:  # noqa: BLE001
-            code = 1
+        _detach(control_fd)
+        import socket
+
+        channel = socket.socket(fileno=control_fd)
+        while True:
+            spec = _receive_spec(channel)
+            if spec is None:
+                break
+            try:
+                report = _supervise(spec, control_fd)
+            except Exception as exc:  # noqa: BLE001 - every task must end with a report
+                report = {"errored": f"runq supervisor failed: {exc!r}", "end": time.time()}
+            finally:
+                for fd in spec.caller_fds or ():
+                    _close(fd)
+            _publish(spec, control_fd, report)
+    except BaseException:  # noqa: BLE001
+        code = 1
     os._exit(code)
 
 
-def _detach(spec: ShimSpec, control_fd: int) -> None:
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _receive_spec(sock: socket.socket) -> ShimSpec | None:
+    """One framed spec (4-byte length + JSON), with the caller's fds attached to its first bytes."""
+    import array
+    import socket
+
+    try:
+        header, ancillary, _, _ = sock.recvmsg(4, socket.CMSG_SPACE(3 * 4))
+        if not header:
+            return None
+        fds: list[int] = []
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                numbers = array.array("i")
+                numbers.frombytes(payload[: len(payload) - len(payload) % 4])
+                fds.extend(numbers)
+        while len(header) < 4:
+            more = sock.recv(4 - len(header))
+            if not more:
+                return None
+            header += more
+        size = int.from_bytes(header, "big")
+        body = bytearray()
+        while len(body) < size:
+            chunk = sock.recv(min(size - len(body), 1 << 20))
+            if not chunk:
+                return None
+            body += chunk
+    except OSError:
+        return None
+    data = fastjson.loads(body.decode("utf-8", "surrogatepass"))
+    for fd in fds:
+        os.set_inheritable(fd, False)  # the task gets dup2'd copies on 0-2, never these numbers
+    caller = tuple(fds[:3]) if len(fds) >= 3 else None
+    return ShimSpec(task_id=data["task_id"], argv=data["argv"], cwd=data["cwd"], env=data["env"],
+                    log_path=data["log_path"], exit_path=data["exit_path"], log_cap=data["log_cap"],
+                    caller_fds=caller, merged=data["merged"])  # type: ignore[arg-type]
+
+
+def encode_spec(spec: ShimSpec) -> bytes:
+    body = fastjson.dumps({"task_id": spec.task_id, "argv": spec.argv, "cwd": spec.cwd, "env": spec.env,
+                           "log_path": spec.log_path, "exit_path": spec.exit_path, "log_cap": spec.log_cap,
+                           "merged": spec.merged}).encode("utf-8", "surrogatepass")
+    return len(body).to_bytes(4, "big") + body
+
+
+def _detach(control_fd: int) -> None:
     os.setsid()
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    keep = {control_fd, *(spec.caller_fds or ())}
     # Close everything inherited from the daemon (its listening socket, client connections,
-    # database): a client must see EOF when the daemon dies, whatever shims are alive.
-    low = 3
-    for fd in sorted(keep):
-        if fd >= low:
-            os.closerange(low, fd)
-            low = fd + 1
-    os.closerange(low, 1 << 20)
+    # database, other workers' channels): a client must see EOF when the daemon dies.
+    os.closerange(3, control_fd)
+    os.closerange(control_fd + 1, 1 << 20)
 
 
 def _supervise(spec: ShimSpec, control_fd: int) -> dict:

@@ -11,7 +11,7 @@ import sqlite3
 from runq.model import DEFAULT_GROUP, Group, Task
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (id INTEGER PRIMARY KEY, data TEXT NOT NULL, env TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, parallel INTEGER NOT NULL, status TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -26,25 +26,33 @@ class StateStore:
         self.db.executescript(SCHEMA)
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('next_id', '0')")
         self.db.execute("INSERT OR IGNORE INTO groups VALUES (?, 1, 'Running')", (DEFAULT_GROUP,))
+        # The environment never changes after `add`; it is written once, not on every state change.
+        self.env_saved: set[int] = set()
 
     def close(self) -> None:
         self.db.close()
 
     def load(self) -> tuple[dict[int, Task], dict[str, Group], int]:
-        tasks = {row[0]: Task.from_dict(json.loads(row[1])) for row in self.db.execute("SELECT id, data FROM tasks ORDER BY id")}
+        tasks = {}
+        for task_id, data, env in self.db.execute("SELECT id, data, env FROM tasks ORDER BY id"):
+            record = json.loads(data)
+            record["envs"] = json.loads(env)
+            tasks[task_id] = Task.from_dict(record)
+        self.env_saved = set(tasks)
         groups = {name: Group(name, parallel, status) for name, parallel, status in self.db.execute("SELECT name, parallel, status FROM groups")}
         next_id = int(self.db.execute("SELECT value FROM meta WHERE key='next_id'").fetchone()[0])
         return tasks, groups, next_id
 
     def transaction(self) -> _Transaction:
-        return _Transaction(self.db)
+        return _Transaction(self.db, self.env_saved)
 
 
 class _Transaction:
     """Collects writes and commits them at once, so a request's changes land together."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, env_saved: set[int]) -> None:
         self.db = db
+        self.env_saved = env_saved
 
     def __enter__(self) -> _Transaction:
         self.db.execute("BEGIN IMMEDIATE")
@@ -57,10 +65,16 @@ class _Transaction:
             self.db.execute("ROLLBACK")
 
     def save_task(self, task: Task) -> None:
-        self.db.execute("INSERT OR REPLACE INTO tasks VALUES (?, ?)", (task.id, json.dumps(task.to_dict())))
+        data = json.dumps(task.to_dict(with_env=False))
+        if task.id in self.env_saved:
+            self.db.execute("UPDATE tasks SET data = ? WHERE id = ?", (data, task.id))
+        else:
+            self.db.execute("INSERT OR REPLACE INTO tasks VALUES (?, ?, ?)", (task.id, data, json.dumps(task.envs)))
+            self.env_saved.add(task.id)
 
     def delete_task(self, task_id: int) -> None:
         self.db.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
+        self.env_saved.discard(task_id)
 
     def save_group(self, group: Group) -> None:
         self.db.execute("INSERT OR REPLACE INTO groups VALUES (?, ?, ?)", (group.name, group.parallel, group.status))

@@ -46,14 +46,14 @@ def wait(queue: Queue, conn: Connection, request: dict) -> None:
         conn.send({"ok": True, "done": True, "empty": True, "tasks": []})
         return
     satisfied = WAIT_TARGETS[target]
-    conn.send({"ok": True, "event": "start", "tasks": [t.to_dict() for t in found]})
+    conn.send({"ok": True, "event": "start", "tasks": [t.to_dict(with_env=False) for t in found]})
 
     def finished() -> bool:
         return all(queue.tasks[i].status in satisfied for i in watched if i in queue.tasks)
 
     def final(failed: Task | None = None) -> None:
         queue.subscribers.discard(on_change)
-        tasks = [queue.tasks[i].to_dict() for i in sorted(watched) if i in queue.tasks]
+        tasks = [queue.tasks[i].to_dict(with_env=False) for i in sorted(watched) if i in queue.tasks]
         conn.send({"ok": True, "done": True, "tasks": tasks, "failed": failed.id if failed else None})
 
     def on_change(task: Task, previous: str | None) -> None:
@@ -64,7 +64,7 @@ def wait(queue: Queue, conn: Connection, request: dict) -> None:
             watched.pop(task.id, None)
         else:
             watched[task.id] = task.status
-        conn.send({"ok": True, "event": "task", "task": task.to_dict(), "previous": previous})
+        conn.send({"ok": True, "event": "task", "task": task.to_dict(with_env=False), "previous": previous})
         if target == "success" and task.status == DONE and task.result != SUCCESS:
             final(task)
         elif finished():
@@ -83,12 +83,12 @@ def wait(queue: Queue, conn: Connection, request: dict) -> None:
 @handler("watch")
 def watch(queue: Queue, conn: Connection, request: dict) -> None:
     ids = set(_ids(request))
-    tasks = [t.to_dict() for t in sorted(queue.tasks.values(), key=lambda t: t.id) if not ids or t.id in ids]
+    tasks = [t.to_dict(with_env=False) for t in sorted(queue.tasks.values(), key=lambda t: t.id) if not ids or t.id in ids]
     conn.send({"ok": True, "event": "snapshot", "tasks": tasks})
 
     def on_change(task: Task, previous: str | None) -> None:
         if not ids or task.id in ids:
-            conn.send({"ok": True, "event": "task", "task": task.to_dict(), "previous": previous})
+            conn.send({"ok": True, "event": "task", "task": task.to_dict(with_env=False), "previous": previous})
 
     subscribe(queue, conn, on_change)
 

@@ -40,11 +40,13 @@ class SimpleCommand:
     shell.
     """
 
-    __slots__ = ("words", "assignments", "redirects", "text", "start", "end", "nested")
+    __slots__ = ("words", "raw_words", "assignments", "redirects", "text", "start", "end", "nested")
 
     def __init__(self, words: list[str | None], assignments: list[str], text: str, start: int,
-                 end: int, nested: bool) -> None:
+                 end: int, nested: bool, raw_words: list[str] | None = None) -> None:
         self.words = words
+        # each word as written, quotes and all: what Claude Code's rules are matched against
+        self.raw_words = raw_words if raw_words is not None else []
         self.assignments = assignments
         self.redirects: list[tuple[str, str | None]] = []
         self.text = text
@@ -60,7 +62,7 @@ class Shape:
     """Everything the hook needs to know about one command line."""
 
     __slots__ = ("source", "commands", "comments", "background", "heredoc", "substitution",
-                 "compound", "functions", "error", "wrap_start", "leading_cds")
+                 "compound", "compounds", "functions", "error", "wrap_start", "leading_cds")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -70,6 +72,7 @@ class Shape:
         self.heredoc = False
         self.substitution = False
         self.compound = False
+        self.compounds: set[str] = set()  # node types: "for_statement", "subshell", ...
         self.functions: set[str] = set()
         self.error = False
         # Character offset where the part to wrap starts: after a leading
@@ -161,6 +164,7 @@ class _Walker:
             return
         if kind in _COMPOUND:
             self.shape.compound = True
+            self.shape.compounds.add(kind)
             if kind == "function_definition":
                 name = node.child_by_field_name("name")
                 if name is not None:
@@ -179,6 +183,7 @@ class _Walker:
 
     def command(self, node: Any, nested: bool) -> None:
         words: list[str | None] = []
+        raw: list[str] = []
         assignments: list[str] = []
         redirects: list[tuple[str, str | None]] = []
         for child in node.children:
@@ -188,12 +193,14 @@ class _Walker:
                 assignments.append(self.text(name) if name is not None else self.text(child))
             elif kind == "command_name":
                 words.append(literal(child.named_children[0], self) if child.named_children else None)
+                raw.append(self.text(child))
             elif kind in _REDIRECTS:
                 redirects.append(self.redirect(child))
             elif child.is_named and kind != "comment":
                 words.append(literal(child, self))
+                raw.append(self.text(child))
             self.walk_inner(child)
-        self.add(node, words, assignments, redirects, nested)
+        self.add(node, words, assignments, redirects, nested, raw)
 
     def declaration(self, node: Any, nested: bool) -> None:
         # `export A=1`, `local x`, `unset y`, `[[ ... ]]`: builtins with no command_name node.
@@ -203,9 +210,10 @@ class _Walker:
             keyword = "[["
         words: list[str | None] = [keyword]
         words.extend(literal(child, self) for child in node.named_children)
+        raw = [keyword] + [self.text(child) for child in node.named_children]
         for child in node.children:
             self.walk_inner(child)
-        self.add(node, words, [], [], nested)
+        self.add(node, words, [], [], nested, raw)
 
     def assignment(self, node: Any, nested: bool) -> None:
         name = node.child_by_field_name("name")
@@ -242,17 +250,17 @@ class _Walker:
         return (operator, target)
 
     def walk_inner(self, node: Any) -> None:
-        """Visit the substitutions and heredocs inside one word or redirect."""
+        """Visit the substitutions and heredocs in (or forming) one word or redirect."""
+        if node.type in _SUBSTITUTION or node.type == "heredoc_redirect":
+            self.walk(node, True)
+            return
         for child in node.children:
-            if child.type in _SUBSTITUTION or child.type == "heredoc_redirect":
-                self.walk(child, True)
-            else:
-                self.walk_inner(child)
+            self.walk_inner(child)
 
     def add(self, node: Any, words: list[str | None], assignments: list[str],
-            redirects: list[tuple[str, str | None]], nested: bool) -> None:
+            redirects: list[tuple[str, str | None]], nested: bool, raw: list[str] | None = None) -> None:
         command = SimpleCommand(words, assignments, self.text(node), self.offset(node.start_byte),
-                                self.offset(node.end_byte), nested)
+                                self.offset(node.end_byte), nested, raw)
         command.redirects.extend(redirects)
         self.shape.commands.append(command)
 

@@ -89,11 +89,12 @@ def _pre_tool_use(payload: dict[str, Any], tool_input: dict[str, Any], command: 
         # Claude Code's sandbox may refuse the Unix socket the wrapper needs.
         record["reason"] = "sandbox-enabled"
         return None
-    verdict = permissions.evaluate(decision.shape, sources.rules)
+    project_dir = os.environ.get("CLAUDE_PROJECT_DIR") or payload.get("cwd")
+    verdict = permissions.evaluate(decision.shape, sources.rules, project_dir)
     if verdict.outcome == permissions.NONE and sources.project_allow.allow and \
             rule_sources.workspace_trusted(sources.project_dirs):
         sources.rules.allow.extend(sources.project_allow.allow)
-        verdict = permissions.evaluate(decision.shape, sources.rules)
+        verdict = permissions.evaluate(decision.shape, sources.rules, project_dir)
     if verdict.outcome in (permissions.DENY, permissions.ASK):
         record["reason"] = f"permission {verdict.outcome}: {verdict.rule.text if verdict.rule else ''}"
         return None
@@ -112,7 +113,7 @@ def _pre_tool_use(payload: dict[str, Any], tool_input: dict[str, Any], command: 
     specific: dict[str, Any] = {"hookEventName": "PreToolUse"}
     if verdict.outcome == permissions.ALLOW:
         specific["permissionDecision"] = "allow"
-        specific["permissionDecisionReason"] = f"runq: allowed by {verdict.rule.text if verdict.rule else 'your rules'}"
+        specific["permissionDecisionReason"] = f"runq: allowed by {verdict.rule.text if verdict.rule else 'read-only checks'}"
     specific["updatedInput"] = updated
     record.update(action="wrap", rewritten=wrapped,
                   decision="allow" if verdict.outcome == permissions.ALLOW else None)

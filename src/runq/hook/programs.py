@@ -181,11 +181,11 @@ def resolve(words: list[str | None]) -> Resolved:
         if options is None or (name == "command" and _has_any(words[index + 1:], ("-v", "-V"))):
             return Resolved(word, words[index + 1:], prefixes)
         prefixes.append(name)
-        index = _skip_prefix_arguments(name, words, index + 1, options)
+        index = skip_prefix_arguments(name, words, index + 1, options)
     return Resolved("", [], prefixes)
 
 
-def _skip_prefix_arguments(name: str, words: list[str | None], index: int, options: frozenset[str]) -> int:
+def skip_prefix_arguments(name: str, words: list[str | None], index: int, options: frozenset[str]) -> int:
     positional_needed = 1 if name == "timeout" else 0  # timeout DURATION program
     while index < len(words):
         word = words[index]

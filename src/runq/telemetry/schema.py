@@ -160,12 +160,17 @@ def schema_version(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: sqlite3.Connection, path: str, target: int = CURRENT_VERSION) -> None:
-    """Bring `db` (opened with isolation_level=None) up to `target`, one transaction per step."""
+def require_known_version(db: sqlite3.Connection, path: str) -> int:
     version = schema_version(db)
     if version > CURRENT_VERSION:
         raise HistoryError(f"runq: history database {path} has schema version {version}, newer than this "
                            f"runq understands ({CURRENT_VERSION}); upgrade runq")
+    return version
+
+
+def migrate(db: sqlite3.Connection, path: str, target: int = CURRENT_VERSION) -> None:
+    """Bring `db` (opened with isolation_level=None) up to `target`, one transaction per step."""
+    version = require_known_version(db, path)
     for number in range(version + 1, target + 1):
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -1,0 +1,158 @@
+"""The `runq stats` views: each is SQL over the attempts table plus the shape of its rows.
+
+Every row of history is one attempt (a retried task has one row per attempt), so counts are runs.
+All the arithmetic happens in SQLite: on a million rows, pulling rows into Python would cost more
+than the query. Percentiles are nearest-rank: the p-th percentile of n sorted values is the value
+at rank ceil(p * n / 100).
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runq.telemetry.filters import Filters
+
+Statement = tuple[str, list[Any]]
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    kind: str = "text"  # text, int, seconds, ratio, time
+
+
+@dataclass(frozen=True)
+class StatsTable:
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: list[dict[str, Any]]
+    total: int | None = None  # rows matching before --limit, where the view lists runs
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"title": self.title, "rows": self.rows}
+        if self.total is not None:
+            data["total"] = self.total
+        return data
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    statements: Callable[[Filters, int], list[Statement]]
+    limited: bool = False  # whether --limit applies
+    shape: Callable[[list[list[tuple[Any, ...]]]], tuple[list[tuple[Any, ...]], int | None]] = field(
+        default=lambda results: (results[0], None))
+
+    def run(self, db: sqlite3.Connection, filters: Filters, limit: int) -> StatsTable:
+        results = [db.execute(sql, params).fetchall() for sql, params in self.statements(filters, limit)]
+        rows, total = self.shape(results)
+        keys = [column.key for column in self.columns]
+        return StatsTable(self.name, self.title, self.columns, [dict(zip(keys, row)) for row in rows], total)
+
+
+def _labels(filters: Filters, limit: int) -> list[Statement]:
+    where, params = filters.where("run_time IS NOT NULL")
+    # ROW_NUMBER and COUNT share one window definition, so SQLite sorts the rows only once.
+    return [(f"""
+        SELECT label_prefix, count(*), avg(run_time),
+               min(CASE WHEN rank * 100 >= 50 * n THEN run_time END),
+               min(CASE WHEN rank * 100 >= 95 * n THEN run_time END),
+               max(run_time)
+        FROM (SELECT label_prefix, run_time,
+                     row_number() OVER win AS rank,
+                     count(*) OVER (win ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n
+              FROM attempts{where}
+              WINDOW win AS (PARTITION BY label_prefix ORDER BY run_time))
+        GROUP BY label_prefix ORDER BY count(*) DESC, label_prefix""", params)]
+
+
+def _failed(filters: Filters, limit: int) -> list[Statement]:
+    where, params = filters.where("result != 'Success'")
+    return [
+        (f"""SELECT task_id, attempt, ended_at, result, exit_code, signal, label, command
+             FROM attempts{where} ORDER BY ended_at DESC, id DESC LIMIT ?""", [*params, limit]),
+        (f"SELECT count(*) FROM attempts{where}", params),
+    ]
+
+
+def _results(filters: Filters, limit: int) -> list[Statement]:
+    where, params = filters.where()
+    return [(f"""SELECT result, count(*), count(*) * 1.0 / sum(count(*)) OVER ()
+                 FROM attempts{where} GROUP BY result ORDER BY count(*) DESC, result""", params)]
+
+
+def _slowest(filters: Filters, limit: int) -> list[Statement]:
+    where, params = filters.where("run_time IS NOT NULL")
+    return [(f"""SELECT task_id, attempt, run_time, ended_at, result, label, command
+                 FROM attempts{where} ORDER BY run_time DESC, id DESC LIMIT ?""", [*params, limit])]
+
+
+def _signatures(filters: Filters, limit: int) -> list[Statement]:
+    where, params = filters.where()
+    return [(f"""SELECT signature, count(*), sum(result != 'Success'), avg(result != 'Success'),
+                        total(run_time), avg(run_time), max(run_time)
+                 FROM attempts{where} GROUP BY signature
+                 ORDER BY total(run_time) DESC, signature LIMIT ?""", [*params, limit])]
+
+
+def _wait(filters: Filters, limit: int) -> list[Statement]:
+    where, params = filters.where("started_at IS NOT NULL")
+    return [(f"""SELECT group_name, count(*), avg(queue_wait), max(queue_wait), total(queue_wait),
+                        avg(run_time), max(run_time), total(run_time),
+                        total(queue_wait) / nullif(total(queue_wait) + total(run_time), 0)
+                 FROM attempts{where} GROUP BY group_name ORDER BY total(queue_wait) DESC, group_name""", params)]
+
+
+def _sessions(filters: Filters, limit: int) -> list[Statement]:
+    where, params = filters.where("session_id IS NOT NULL")
+    return [(f"""SELECT session_id, count(*), sum(result != 'Success'), total(run_time), total(queue_wait),
+                        min(coalesce(started_at, ended_at)), max(ended_at)
+                 FROM attempts{where} GROUP BY session_id
+                 ORDER BY max(ended_at) DESC, session_id LIMIT ?""", [*params, limit])]
+
+
+def _rows_and_count(results: list[list[tuple[Any, ...]]]) -> tuple[list[tuple[Any, ...]], int | None]:
+    return results[0], int(results[1][0][0])
+
+
+VIEWS: dict[str, View] = {view.name: view for view in (
+    View("labels", "Run time by label prefix", (
+        Column("prefix", "label prefix"), Column("runs", "runs", "int"), Column("avg_s", "avg", "seconds"),
+        Column("p50_s", "p50", "seconds"), Column("p95_s", "p95", "seconds"), Column("max_s", "max", "seconds"),
+    ), _labels),
+    View("failed", "Failed runs, newest first", (
+        Column("id", "id", "int"), Column("attempt", "try", "int"), Column("ended_at", "ended", "time"),
+        Column("result", "result"), Column("exit_code", "exit", "int"), Column("signal", "signal", "int"),
+        Column("label", "label"), Column("command", "command"),
+    ), _failed, limited=True, shape=_rows_and_count),
+    View("results", "Runs by result", (
+        Column("result", "result"), Column("runs", "runs", "int"), Column("share", "share", "ratio"),
+    ), _results),
+    View("slowest", "Slowest runs", (
+        Column("id", "id", "int"), Column("attempt", "try", "int"), Column("run_s", "run time", "seconds"),
+        Column("ended_at", "ended", "time"), Column("result", "result"), Column("label", "label"),
+        Column("command", "command"),
+    ), _slowest, limited=True),
+    View("signatures", "Failure rate and time per command signature", (
+        Column("signature", "signature"), Column("runs", "runs", "int"), Column("failed", "failed", "int"),
+        Column("failure_rate", "fail rate", "ratio"), Column("total_s", "total", "seconds"),
+        Column("avg_s", "avg", "seconds"), Column("max_s", "max", "seconds"),
+    ), _signatures, limited=True),
+    View("wait", "Queue wait against run time, by group", (
+        Column("group", "group"), Column("runs", "runs", "int"), Column("avg_wait_s", "avg wait", "seconds"),
+        Column("max_wait_s", "max wait", "seconds"), Column("total_wait_s", "total wait", "seconds"),
+        Column("avg_run_s", "avg run", "seconds"), Column("max_run_s", "max run", "seconds"),
+        Column("total_run_s", "total run", "seconds"), Column("wait_share", "wait share", "ratio"),
+    ), _wait),
+    View("sessions", "Agent sessions, most recent first", (
+        Column("session_id", "session"), Column("runs", "runs", "int"), Column("failed", "failed", "int"),
+        Column("total_run_s", "run time", "seconds"), Column("total_wait_s", "wait", "seconds"),
+        Column("first_at", "first", "time"), Column("last_at", "last", "time"),
+    ), _sessions, limited=True),
+)}
