@@ -51,7 +51,10 @@ class Connection:
 
     def _read_exact(self, size: int) -> bytes:
         while len(self._buffer) < size:
-            chunk = self.sock.recv(max(65536, size - len(self._buffer)))
+            try:
+                chunk = self.sock.recv(max(65536, size - len(self._buffer)))
+            except (ConnectionResetError, BrokenPipeError):
+                chunk = b""
             if not chunk:
                 raise DaemonUnreachable("runq: the daemon closed the connection (did it stop or crash?)")
             self._buffer += chunk

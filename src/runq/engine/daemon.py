@@ -44,6 +44,11 @@ class Daemon:
         shell = shutil.which("bash") or "/bin/sh"
         self.callbacks = callbacks.CallbackRunner(config.get("daemon", "callback"), shell, root, self.loop)
         self.queue.on_done.append(self._record)
+        self.loop.on_error = self._on_loop_error
+
+    def _on_loop_error(self, exc: BaseException) -> None:
+        log.error("event handling failed: %s\n%s", exc, "".join(traceback.format_exception(exc)))
+        self.queue.resync()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -259,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     _raise_fd_limit()
+    os.umask(0o077)
     listener = _bind(root)
     with open(paths.pid_file(root), "w") as handle:
         handle.write(f"{os.getpid()}\n")

@@ -29,6 +29,7 @@ class EventLoop:
         self.counter = itertools.count()
         self.stopping = False
         self.idle_callbacks: list[Callable[[], None]] = []
+        self.on_error: Callable[[BaseException], None] = lambda exc: None
 
     def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
         self.selector.register(fd, selectors.EVENT_READ, lambda mask: callback())
@@ -48,17 +49,29 @@ class EventLoop:
             if self.timers:
                 timeout = max(0.0, self.timers[0][0] - time.monotonic())
             for key, mask in self.selector.select(timeout):
-                key.data(mask)
+                self._guarded(key.data, mask)
             now = time.monotonic()
             while self.timers and self.timers[0][0] <= now:
                 _, _, callback = heapq.heappop(self.timers)
-                callback()
+                self._guarded(callback)
             for callback in self.idle_callbacks:
-                callback()
+                self._guarded(callback)
+
+    def _guarded(self, callback: Callable, *args: object) -> None:
+        """Run one callback; a failure (a full disk, a bug) is reported, never the end of the loop."""
+        try:
+            callback(*args)
+        except Exception as exc:  # noqa: BLE001
+            self.on_error(exc)
 
 
 class Connection:
     """One client connection: reads frames (and any passed fds), buffers writes."""
+
+    # Bytes of unfinished requests held across all connections: many clients that each send most
+    # of a huge frame and stall must not grow the daemon without bound.
+    pending_total = 0
+    PENDING_BUDGET = 256 * 1024 * 1024
 
     def __init__(self, loop: EventLoop, sock: socket.socket, on_message: Callable[[Connection, dict], None],
                  on_close: Callable[[Connection], None]) -> None:
@@ -74,6 +87,7 @@ class Connection:
         self.peer_uid: int | None = None
         self.cleanups: list[Callable[[], None]] = []
         self.run_task: int | None = None
+        self._counted = 0
         loop.selector.register(sock, selectors.EVENT_READ, self._on_event)
 
     def _on_event(self, mask: int) -> None:
@@ -103,7 +117,15 @@ class Connection:
             self.close()
             return
         self.inbuf += data
+        if len(self.inbuf) > 65536 and Connection.pending_total + len(self.inbuf) - self._counted > self.PENDING_BUDGET:
+            self.fail("too much unfinished request data across connections; try again")
+            return
         self._parse()
+        self._account()
+
+    def _account(self) -> None:
+        Connection.pending_total += len(self.inbuf) - self._counted
+        self._counted = len(self.inbuf)
 
     def _parse(self) -> None:
         while not self.closed and len(self.inbuf) >= wire.HEADER:
@@ -171,6 +193,8 @@ class Connection:
         if self.closed:
             return
         self.closed = True
+        self.inbuf = bytearray()
+        self._account()
         self.loop.remove(self.sock.fileno())
         for fd in self.fds:
             try:

@@ -242,7 +242,6 @@ class Queue:
         if report.get("log_error"):
             task.spawn_error = report["log_error"]
         task.status = DONE
-        _unlink(self.exit_path(task.id))
         retry = self._should_retry(task)
         self.user_killed.discard(task.id)
         for hook in self.on_done:
@@ -251,11 +250,14 @@ class Queue:
             self.release_caller(task.id)
         if retry:
             self._schedule_retry(task)
-            self.notify(task, previous)
-            return
-        self.save(task)
+        else:
+            self.save(task)
+        # Only now that the end is durable may the worker's exit file go: if the save failed
+        # (a full disk), the next reconcile finds the file and records the end again.
+        _unlink(self.exit_path(task.id))
         self.notify(task, previous)
-        self._pause_on_failure(task)
+        if not retry:
+            self._pause_on_failure(task)
 
     def _should_retry(self, task: Task) -> bool:
         return (task.result != SUCCESS and task.id not in self.user_killed
@@ -313,13 +315,16 @@ class Queue:
         self.finish(task, {"signal": signal.SIGKILL, "end": time.time()})
 
     def resync(self) -> None:
-        """After a failed write (a full disk, say), make memory match what is durable again."""
+        """After a failed write (a full disk, say), make memory match what is durable again,
+        then reconcile running tasks with their workers and exit files."""
         try:
             self.tasks, self.groups, self.next_id = self.store.load()
             self.live = {i: t for i, t in self.tasks.items() if t.status != DONE}
+            self.json_cache.clear()
+            self.recover()
         except Exception:  # noqa: BLE001
-            log.exception("reloading the state after a failed write failed")
-        self.json_cache.clear()
+            log.exception("reloading the state after a failed write failed; retrying in 1 s")
+            self.loop.call_at(time.monotonic() + 1.0, self.resync)
         self.dirty = True
 
     def log_path(self, task_id: int) -> str:
@@ -410,7 +415,7 @@ class Queue:
     def recover(self) -> None:
         """Reattach to tasks a previous daemon left running; record those that ended meanwhile."""
         for task in list(self.live.values()):
-            if task.status not in ACTIVE:
+            if task.status not in ACTIVE or task.id in self.shims:
                 continue
             report = processes.read_exit_file(self.exit_path(task.id))
             handle = None

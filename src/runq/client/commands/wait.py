@@ -7,6 +7,7 @@ import time
 
 from runq.client.common import add_selection, open_connection, selection
 from runq.client.render import status_text
+from runq.errors import DaemonUnreachable
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     say = (lambda text: None) if args.quiet else _printer()
+    for attempt in range(3):
+        try:
+            return _wait(args, say)
+        except DaemonUnreachable:
+            # The daemon died mid-wait (a crash or a restart): tasks outlive it, so wait on the next one.
+            if attempt == 2:
+                raise
+            sys.stderr.write("runq: lost the daemon while waiting; reattaching\n")
+    return 1
+
+
+def _wait(args: argparse.Namespace, say) -> int:  # type: ignore[no-untyped-def]
     with open_connection() as conn:
         for reply in conn.stream("wait", target=args.status, **selection(args)):
             if reply.get("empty"):
