@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from runq.errors import RunqError
+from runq.errors import RunqError, UsageError
 
 # subcommand -> module exposing configure(parser) and run(args) -> int
 COMMANDS: dict[str, str] = {
@@ -75,7 +75,16 @@ def _dispatch(argv: list[str]) -> int:
     modules = {}
     for command, module_path in COMMANDS.items():
         if command == name or name not in COMMANDS:
-            module = importlib.import_module(module_path)
+            try:
+                module = importlib.import_module(module_path)
+            except ModuleNotFoundError as exc:
+                # A subcommand listed before its module exists must not break `--help` or the others.
+                if exc.name != module_path:
+                    raise
+                if command == name:
+                    raise UsageError(f"runq: `{command}` is not available in this version of runq") from None
+                sub.add_parser(command, add_help=False)
+                continue
             modules[command] = module
             aliases = [a for a, target in ALIASES.items() if target == command]
             doc = (module.__doc__ or "").strip().splitlines()
