@@ -242,8 +242,6 @@ def _bind(root: str) -> socket.socket:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     background = "--background" in argv
-    if background and os.fork() != 0:
-        os._exit(0)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     root = paths.home()
     try:
@@ -255,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     except RunqError as exc:
         sys.stderr.write(f"{exc}\n")
         return 1
+    # Fork only once the config is known good: the starting client sees a non-zero exit and
+    # reports the config error at once instead of waiting for a socket that never comes.
+    if background and os.fork() != 0:
+        os._exit(0)
     lock_fd = os.open(paths.lock_file(root), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -108,7 +108,7 @@ def build_task(queue: Queue, request: dict) -> Task:
     meta = {key: _str(request, key) for key in ("session_id", "tool_use_id", "prompt_id", "agent_id", "dag_run", "dag_task")}
     return queue.new_task(
         command=command, original_command=_str(request, "original_command") or command, path=cwd,
-        envs=_env(request), group=group, created_at=time.time(), dependencies=sorted(set(after)),
+        envs=queue.store.intern_env(_env(request)), group=group, created_at=time.time(), dependencies=sorted(set(after)),
         priority=_int(request, "priority", 0) or 0, label=label, origin=_str(request, "origin") or "cli",
         timeout=timeout, retries=retries, **meta,
     )
@@ -203,6 +203,7 @@ def _delete(queue: Queue, ids: list[int]) -> None:
         queue.remove_logs(task_id)
         queue.notify(task, "Removed")
     queue.save(deleted=tuple(ids))
+    queue.store.prune_envs()
 
 
 @handler("clean")
@@ -240,7 +241,7 @@ def restart(queue: Queue, conn: Connection, request: dict) -> dict:
             new_ids.append(old.id)
             continue
         task = queue.new_task(command=old.command, original_command=old.original_command, path=old.path,
-                              envs=dict(old.envs), group=old.group if old.group in queue.groups else DEFAULT_GROUP,
+                              envs=old.envs, group=old.group if old.group in queue.groups else DEFAULT_GROUP,
                               created_at=time.time(), priority=old.priority, label=old.label, origin=old.origin,
                               timeout=old.timeout, retries=old.retries)
         if request.get("stashed"):

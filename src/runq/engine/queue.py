@@ -44,6 +44,7 @@ class Queue:
         self.subscribers: set[Subscriber] = set()
         self.on_done: list[Callable[[Task, bool], None]] = []  # (task, final attempt)
         self.json_cache: dict[int, str] = {}
+        self.env_json_cache: dict[str, str] = {}
         self.dirty = False
         loop.idle_callbacks.append(self.schedule_if_dirty)
 
@@ -341,11 +342,21 @@ class Queue:
             return pueue_json.dumps(pueue_json.task_object(task, task.envs, self.log_path(task.id)))
         cached = self.json_cache.get(task.id)
         if cached is None:
-            from runq.telemetry.redact import redact_env
-
-            cached = pueue_json.dumps(pueue_json.task_object(task, redact_env(task.envs, self.config), self.log_path(task.id)))
+            # `"envs":{}` cannot occur inside a JSON string (quotes there are escaped), so its
+            # first occurrence is the key, where the shared environment's rendering goes.
+            bare = pueue_json.dumps(pueue_json.task_object(task, {}, self.log_path(task.id)))
+            cached = bare.replace('"envs":{}', '"envs":' + self._env_json(task.envs), 1)
             self.json_cache[task.id] = cached
         return cached
+
+    def _env_json(self, env: dict[str, str]) -> str:
+        key = self.store.env_key(env)
+        rendered = self.env_json_cache.get(key)
+        if rendered is None:
+            from runq.telemetry.redact import redact_env
+
+            rendered = self.env_json_cache[key] = pueue_json.dumps(redact_env(env, self.config))
+        return rendered
 
     # ---- signals -----------------------------------------------------------------------------
 
