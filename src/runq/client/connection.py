@@ -163,4 +163,17 @@ def spawn_daemon(root: str) -> None:
     os.close(log_fd)
     os.close(null_fd)
     # The daemon double-forks itself; reap the intermediate process so it leaves no zombie.
-    os.waitpid(pid, 0)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        # It refused to start (a broken config): its one-line reason is the log's last line.
+        raise DaemonUnreachable(_last_line(paths.daemon_log(root)) or f"runq: the daemon failed to start (see {paths.daemon_log(root)})")
+
+
+def _last_line(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 4096))
+            lines = handle.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
