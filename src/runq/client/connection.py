@@ -50,14 +50,23 @@ class Connection:
             self.sock.sendall(data)
 
     def _read_exact(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            try:
-                chunk = self.sock.recv(max(65536, size - len(self._buffer)))
-            except (ConnectionResetError, BrokenPipeError):
-                chunk = b""
-            if not chunk:
-                raise DaemonUnreachable("runq: the daemon closed the connection (did it stop or crash?)")
-            self._buffer += chunk
+        if len(self._buffer) < size:
+            # Large frames (status --json of many tasks) are read into one preallocated buffer:
+            # appending chunk by chunk would copy the frame again on every read.
+            data = bytearray(size)
+            have = len(self._buffer)
+            data[:have] = self._buffer
+            view = memoryview(data)
+            while have < size:
+                try:
+                    got = self.sock.recv_into(view[have:], size - have)
+                except (ConnectionResetError, BrokenPipeError):
+                    got = 0
+                if not got:
+                    raise DaemonUnreachable("runq: the daemon closed the connection (did it stop or crash?)")
+                have += got
+            self._buffer = b""
+            return bytes(data)
         data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
 

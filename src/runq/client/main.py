@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
             from runq.client.commands import run
 
             return run.main_fast(argv[1:] if argv[0] == "run" else argv)
+        if _is_plain_status_json(argv):
+            from runq.client.commands import status
+
+            group = argv[argv.index("-g") + 1] if "-g" in argv else argv[argv.index("--group") + 1] if "--group" in argv else None
+            return status.print_json(group)
         if argv[:2] == ["hook", "claude"]:
             from runq.hook import claude
 
@@ -58,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 141
+
+
+def _is_plain_status_json(argv: list[str]) -> bool:
+    """`status --json [-g GROUP]`, the call agents and jq pipelines make most: skip argparse."""
+    if len(argv) not in (2, 4) or argv[0] != "status" or not ({"--json", "-j"} & set(argv)):
+        return False
+    rest = [a for a in argv[1:] if a not in ("--json", "-j")]
+    return len(rest) == 0 or (len(rest) == 2 and rest[0] in ("-g", "--group") and not rest[1].startswith("-"))
 
 
 def _dispatch(argv: list[str]) -> int:

@@ -13,6 +13,7 @@ import os
 import selectors
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 
 from runq.protocol import wire
@@ -80,7 +81,8 @@ class Connection:
         self.on_message = on_message
         self.on_close = on_close
         self.inbuf = bytearray()
-        self.outbuf = bytearray()
+        self.outbuf: deque[memoryview] = deque()  # chunks, sent without joining (status --json is MBs)
+        self.outbuf_size = 0
         self.fds: list[int] = []
         self.closed = False
         self.close_after_flush = False
@@ -160,11 +162,21 @@ class Connection:
     def send(self, message: dict) -> None:
         self.send_bytes(wire.encode(message))
 
-    def send_bytes(self, data: bytes) -> None:
+    def widen_send_buffer(self) -> None:
+        """For multi-megabyte replies: fewer, larger socket writes and wake-ups on both sides."""
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
+        except OSError:
+            pass
+
+    def send_bytes(self, *chunks: bytes) -> None:
         if self.closed:
             return
-        self.outbuf += data
-        if len(self.outbuf) > MAX_OUTBUF:
+        for chunk in chunks:
+            if chunk:
+                self.outbuf.append(memoryview(chunk))
+                self.outbuf_size += len(chunk)
+        if self.outbuf_size > MAX_OUTBUF:
             self.close()
             return
         self._flush()
@@ -174,13 +186,21 @@ class Connection:
             return
         while self.outbuf:
             try:
-                sent = self.sock.send(self.outbuf)
+                sent = self.sock.sendmsg(list(itertools.islice(self.outbuf, 64)))
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
                 self.close()
                 return
-            del self.outbuf[:sent]
+            self.outbuf_size -= sent
+            while sent:
+                head = self.outbuf[0]
+                if len(head) <= sent:
+                    sent -= len(head)
+                    self.outbuf.popleft()
+                else:
+                    self.outbuf[0] = head[sent:]
+                    sent = 0
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.outbuf else 0)
         try:
             self.loop.selector.modify(self.sock, events, self.loop.selector.get_key(self.sock).data)

@@ -43,7 +43,7 @@ class Queue:
         self.user_killed: set[int] = set()
         self.subscribers: set[Subscriber] = set()
         self.on_done: list[Callable[[Task, bool], None]] = []  # (task, final attempt)
-        self.json_cache: dict[int, str] = {}
+        self.json_cache: dict[int, bytes] = {}
         self.env_json_cache: dict[str, str] = {}
         self.dirty = False
         loop.idle_callbacks.append(self.schedule_if_dirty)
@@ -336,16 +336,16 @@ class Queue:
         for suffix in ("", ".idx", ".tail", ".tail.old"):
             _unlink(base + suffix)
 
-    def task_json(self, task: Task, raw_env: bool) -> str:
+    def task_json(self, task: Task, raw_env: bool) -> bytes:
         """The task's pueue JSON, cached until it next changes (status --json stays linear and fast)."""
         if raw_env:
-            return pueue_json.dumps(pueue_json.task_object(task, task.envs, self.log_path(task.id)))
+            return pueue_json.dumps(pueue_json.task_object(task, task.envs, self.log_path(task.id))).encode("utf-8", "replace")
         cached = self.json_cache.get(task.id)
         if cached is None:
             # `"envs":{}` cannot occur inside a JSON string (quotes there are escaped), so its
             # first occurrence is the key, where the shared environment's rendering goes.
             bare = pueue_json.dumps(pueue_json.task_object(task, {}, self.log_path(task.id)))
-            cached = bare.replace('"envs":{}', '"envs":' + self._env_json(task.envs), 1)
+            cached = bare.replace('"envs":{}', '"envs":' + self._env_json(task.envs), 1).encode("utf-8", "replace")
             self.json_cache[task.id] = cached
         return cached
 

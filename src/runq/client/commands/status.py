@@ -5,7 +5,6 @@ import argparse
 import sys
 
 from runq.client.common import open_connection
-from runq.client.render import status_tables
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -14,16 +13,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raw-env", action="store_true", help="with --json: show captured environments unredacted")
 
 
-def run(args: argparse.Namespace) -> int:
+def print_json(group: str | None, raw_env: bool = False) -> int:
+    """`status --json`: the daemon's bytes straight to stdout (also reached without argparse)."""
     with open_connection() as conn:
-        if args.json:
-            conn.call("status_pueue", group=args.group, raw_env=args.raw_env)
-            out = sys.stdout.buffer
-            for chunk in conn.read_raw():
-                out.write(chunk)
-            out.flush()
-            return 0
+        conn.call("status_pueue", group=group, raw_env=raw_env)
+        out = sys.stdout.buffer
+        for chunk in conn.read_raw():
+            out.write(chunk)
+        out.flush()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.json:
+        return print_json(args.group, args.raw_env)
+    with open_connection() as conn:
         reply = conn.call("status", group=args.group)
+    from runq.client.render import status_tables
+
     groups = reply["groups"]
     if args.group:
         if args.group not in groups:
