@@ -27,7 +27,6 @@ COMMANDS: dict[str, str] = {
     "group": "runq.client.commands.group",
     "parallel": "runq.client.commands.parallel",
     "reset": "runq.client.commands.reset",
-    "send": "runq.client.commands.send",
     "shutdown": "runq.client.commands.shutdown",
     "daemon": "runq.client.commands.daemon",
     "run": "runq.client.commands.run",
