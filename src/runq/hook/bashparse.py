@@ -195,7 +195,7 @@ class _Walker:
                 words.append(literal(child.named_children[0], self) if child.named_children else None)
                 raw.append(self.text(child))
             elif kind in _REDIRECTS:
-                redirects.append(self.redirect(child))
+                redirects.extend(self.redirects(child))
             elif child.is_named and kind != "comment":
                 words.append(literal(child, self))
                 raw.append(self.text(child))
@@ -225,7 +225,7 @@ class _Walker:
         redirects = []
         for child in node.children:
             if child.type in _REDIRECTS:
-                redirects.append(self.redirect(child))
+                redirects.extend(self.redirects(child))
                 self.walk(child, nested)
             else:
                 self.walk(child, nested)
@@ -234,12 +234,20 @@ class _Walker:
         for command in self.shape.commands[first:]:
             command.redirects.extend(redirects)
 
-    def redirect(self, node: Any) -> tuple[str, str | None]:
+    def redirects(self, node: Any) -> list[tuple[str, str | None]]:
         if node.type == "heredoc_redirect":
+            # `cat <<EOF > out`: the file redirect sits inside the heredoc node
             self.shape.heredoc = True
-            return ("<<", None)
+            found = [("<<", None)]
+            for child in node.named_children:
+                if child.type == "file_redirect":
+                    found.append(self.redirect(child))
+            return found
         if node.type == "herestring_redirect":
-            return ("<<<", None)
+            return [("<<<", None)]
+        return [self.redirect(node)]
+
+    def redirect(self, node: Any) -> tuple[str, str | None]:
         operator = ""
         target: str | None = None
         for child in node.children:

@@ -69,22 +69,29 @@ def decide(command: str, patterns: Patterns | None = None,
     blocking = next(((kind, name) for kind, name in kinds if kind in programs.BLOCKING), None)
     if blocking is not None:
         return skip(f"{blocking[0]}: {blocking[1]}" if blocking[1] else blocking[0], shape)
-    if _moves_shell_elsewhere(shape):
-        return skip("cd-inside", shape)
     patterns = patterns or Patterns()
     never = _matching_pattern(shape, patterns.never)
     if never is not None:
         return skip(f"never_wrap: {never}", shape)
     if any(marker in comment for comment in upper_comments for marker in _WRAP_MARKERS):
-        return Decision(WRAP, "wrap-comment", shape)
-    always = _matching_pattern(shape, patterns.always)
-    if always is not None:
-        return Decision(WRAP, f"always_wrap: {always}", shape)
-    work = next((name for kind, name in kinds if kind == programs.WORK), None)
-    if work is None:
-        trivial = {kind for kind, _ in kinds}
-        return skip(programs.READ_ONLY if trivial == {programs.READ_ONLY} else "trivial", shape)
-    return Decision(WRAP, f"work: {work}", shape)
+        reason = "wrap-comment"
+    else:
+        always = _matching_pattern(shape, patterns.always)
+        work = next((name for kind, name in kinds if kind == programs.WORK), None)
+        if always is None and work is None:
+            return skip(_trivial_reason(shape, kinds), shape)
+        reason = f"always_wrap: {always}" if always is not None else f"work: {work}"
+    if _moves_shell_elsewhere(shape):
+        return skip("cd-inside", shape)
+    return Decision(WRAP, reason, shape)
+
+
+def _trivial_reason(shape: bashparse.Shape, kinds: list[tuple[str, str]]) -> str:
+    if {kind for kind, _ in kinds} != {programs.READ_ONLY}:
+        return "trivial"
+    writes_file = any(operator in (">", ">>", "&>", ">|", "&>>") and target != "/dev/null"
+                      for command in shape.commands for operator, target in command.redirects)
+    return "trivial" if writes_file else programs.READ_ONLY
 
 
 def _classify_all(shape: bashparse.Shape, on_path: Callable[[str], bool]) -> list[tuple[str, str]]:

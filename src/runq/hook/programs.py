@@ -230,6 +230,8 @@ def classify(words: list[str | None], stdin_redirected: bool, functions: set[str
     args = resolved.args
     if _is_own(name, words):
         return RUNQ, name
+    if _asks_for_help(args):
+        return READ_ONLY, name
     kind = _classify_program(name, args, stdin_redirected)
     if kind is not None:
         return kind, name
@@ -320,9 +322,13 @@ def _ssh_without_command(args: list[str | None]) -> bool:
     return positional <= 1
 
 
+def _asks_for_help(args: list[str | None]) -> bool:
+    return "--help" in args or "--version" in args or (len(args) == 1 and args[0] in ("-h", "-V", "-v"))
+
+
 def _classify_work(name: str, args: list[str | None]) -> str:
-    if "--help" in args or "--version" in args or (len(args) == 1 and args[0] in ("-h", "-V", "-v")):
-        return READ_ONLY
+    if name in CONTAINER_TOOLS and _wants_terminal(args):
+        return INTERACTIVE
     if name in READ_ONLY_PROGRAMS:
         return READ_ONLY
     if name == "find":
@@ -343,6 +349,18 @@ def _classify_work(name: str, args: list[str | None]) -> str:
         if not subcommands or first in subcommands or (name == "uv" and args[:2] == ["pip", "list"]):
             return READ_ONLY
     return WORK
+
+
+CONTAINER_TOOLS = frozenset({"docker", "podman", "nerdctl", "kubectl"})
+
+
+def _wants_terminal(args: list[str | None]) -> bool:
+    """`docker exec -it app bash`, `kubectl exec -ti pod -- sh`: a terminal session."""
+    if _first_positional(args) not in ("exec", "run", "attach"):
+        return False
+    flags = [arg for arg in args if arg is not None and arg.startswith("-")]
+    short = "".join(flag[1:] for flag in flags if not flag.startswith("--"))
+    return ("t" in short and "i" in short) or ("--tty" in flags and "--interactive" in flags)
 
 
 def _first_positional(args: list[str | None]) -> str | None:
