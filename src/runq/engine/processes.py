@@ -93,6 +93,16 @@ def adopt_shim(pid: int, start_ticks: int | None, task_id: int) -> ShimHandle | 
     return ShimHandle(pid, pidfd, None, start_ticks, task_id=task_id)
 
 
+def task_pid_of(worker_pid: int) -> int | None:
+    """The task a worker supervises is its only child: find it through /proc."""
+    try:
+        with open(f"/proc/{worker_pid}/task/{worker_pid}/children") as handle:
+            children = handle.read().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
 def read_control(handle: ShimHandle) -> bool:
     """Consume what the worker wrote; False once its channel is closed."""
     assert handle.channel is not None

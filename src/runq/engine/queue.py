@@ -15,6 +15,7 @@ from collections.abc import Callable
 from runq import paths
 from runq.config import Config
 from runq.engine import processes, pueue_json, scheduler
+from runq.engine.index import TaskIndex
 from runq.engine.loop import EventLoop
 from runq.engine.processes import ShimHandle
 from runq.engine.shim import ShimSpec
@@ -35,8 +36,9 @@ class Queue:
         self.loop = loop
         self.shell = shell
         self.tasks, self.groups, self.next_id = store.load()
-        # Tasks not yet Done: scheduling scans only these, so its cost does not grow with history.
-        self.live = {i: t for i, t in self.tasks.items() if t.status != DONE}
+        # Tasks by state: scheduling looks only at these, so its cost does not grow with history.
+        self.index = TaskIndex(self.tasks)
+        self.failures_pending = True  # a dependency may have failed: recheck dependents
         self.shims: dict[int, ShimHandle] = {}
         self.pool = processes.WorkerPool()
         self.caller_fds: dict[int, tuple[tuple[int, int, int], bool]] = {}
@@ -55,16 +57,19 @@ class Queue:
             for task in tasks:
                 tx.save_task(task)
                 self.json_cache.pop(task.id, None)
-                if task.status == DONE or task.id not in self.tasks:
-                    self.live.pop(task.id, None)
+                if task.id in self.tasks:
+                    self.index.update(task)
                 else:
-                    self.live[task.id] = task
+                    self.index.remove(task.id)
+                if (task.status == DONE and task.result != SUCCESS) or (task.status == QUEUED and task.dependencies):
+                    self.failures_pending = True
             for group in groups:
                 tx.save_group(group)
+                self.failures_pending = True
             for task_id in deleted:
                 tx.delete_task(task_id)
                 self.json_cache.pop(task_id, None)
-                self.live.pop(task_id, None)
+                self.index.remove(task_id)
             tx.set_next_id(self.next_id)
         self.dirty = True
 
@@ -93,20 +98,18 @@ class Queue:
 
     def schedule(self) -> None:
         now = time.time()
-        for task in scheduler.due_delayed(self.live, now):
+        for task in scheduler.due_delayed(self.index, now):
             self.set_status(task, QUEUED, enqueued_at=now, enqueue_at=None)
-        while True:
-            doomed = scheduler.dependency_failures(self.live, self.tasks, self.groups)
-            for task in doomed:
+        while self.failures_pending:
+            self.failures_pending = False
+            for task in scheduler.dependency_failures(self.index, self.tasks, self.groups):
                 self.finish_without_running(task, DEPENDENCY_FAILED)
-            if not doomed:
-                break
-        for task in scheduler.startable(self.live, self.tasks, self.groups):
+        for task in scheduler.startable(self.index, self.tasks, self.groups):
             self.start(task)
         self._arm_delay_timer()
 
     def _arm_delay_timer(self) -> None:
-        pending = [t.enqueue_at for t in self.live.values() if t.status == STASHED and t.enqueue_at is not None]
+        pending = [t.enqueue_at for t in self.index.delayed.values() if t.enqueue_at is not None]
         if pending:
             delay = max(0.0, min(pending) - time.time())
             self.loop.call_at(time.monotonic() + delay + 0.001, self.schedule)
@@ -128,7 +131,7 @@ class Queue:
         task.enqueued_at = task.enqueued_at or now
         task.start, task.end, task.result, task.exit_code, task.signal = now, None, None, None, None
         task.spawn_error, task.timed_out = None, False
-        task.worker_id = scheduler.free_worker_id(task, self.live)
+        task.worker_id = scheduler.free_worker_id(task, self.index.active)
         env = dict(task.envs)
         env.update(PUEUE_GROUP=task.group, PUEUE_WORKER_ID=str(task.worker_id), RUNQ_TASK_ID=str(task.id))
         fds, merged = self.caller_fds.get(task.id, (None, False))
@@ -193,10 +196,11 @@ class Queue:
         self.pool.discard(worker)
 
     def _learn_pgid(self, worker: ShimHandle) -> None:
+        # Kept in memory only (saved with the task's next change): a daemon that restarts finds
+        # the task's process as the child of its worker (processes.task_pid_of).
         task = self.tasks.get(worker.task_id) if worker.task_id is not None else None
         if task is not None and worker.task_pid and task.pgid != worker.task_pid:
             task.pgid = worker.task_pid
-            self.save(task)
             if task.status == PAUSED:
                 processes.signal_group(task.pgid, signal.SIGSTOP)
 
@@ -320,7 +324,8 @@ class Queue:
         then reconcile running tasks with their workers and exit files."""
         try:
             self.tasks, self.groups, self.next_id = self.store.load()
-            self.live = {i: t for i, t in self.tasks.items() if t.status != DONE}
+            self.index = TaskIndex(self.tasks)
+            self.failures_pending = True
             self.json_cache.clear()
             self.recover()
         except Exception:  # noqa: BLE001
@@ -425,7 +430,7 @@ class Queue:
 
     def recover(self) -> None:
         """Reattach to tasks a previous daemon left running; record those that ended meanwhile."""
-        for task in list(self.live.values()):
+        for task in list(self.index.active.values()):
             if task.status not in ACTIVE or task.id in self.shims:
                 continue
             report = processes.read_exit_file(self.exit_path(task.id))
@@ -435,6 +440,7 @@ class Queue:
             if handle is not None:
                 self.shims[task.id] = handle
                 self.watch_worker(handle)
+                task.pgid = task.pgid or processes.task_pid_of(handle.pid)
                 if task.timeout and task.start:
                     attempt = task.attempt
                     left = task.start + task.timeout - time.time()

@@ -6,8 +6,10 @@ ordered by priority (high first) then id.
 """
 from __future__ import annotations
 
-from runq.model import (ACTIVE, DEPENDENCY_FAILED, DONE, GROUP_PAUSED, GROUP_RUNNING, QUEUED, STASHED,
-                        SUCCESS, Group, Task)
+import heapq
+
+from runq.engine.index import TaskIndex
+from runq.model import ACTIVE, DEPENDENCY_FAILED, DONE, GROUP_PAUSED, GROUP_RUNNING, SUCCESS, Group, Task
 
 
 def dependencies_met(task: Task, tasks: dict[int, Task]) -> bool:
@@ -18,34 +20,37 @@ def dependencies_met(task: Task, tasks: dict[int, Task]) -> bool:
     return True
 
 
-def active_counts(tasks: dict[int, Task]) -> dict[str, int]:
+def active_counts(active: dict[int, Task]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for task in tasks.values():
-        if task.status in ACTIVE:
-            counts[task.group] = counts.get(task.group, 0) + 1
+    for task in active.values():
+        counts[task.group] = counts.get(task.group, 0) + 1
     return counts
 
 
-def startable(live: dict[int, Task], tasks: dict[int, Task], groups: dict[str, Group]) -> list[Task]:
-    """The queued tasks to start now, in start order. `live` holds the tasks that are not Done."""
-    counts = active_counts(live)
-    queued = [t for t in live.values() if t.status == QUEUED]
+def _has_room(group: Group | None, used: int) -> bool:
+    return group is not None and group.status == GROUP_RUNNING and (not group.parallel or used < group.parallel)
+
+
+def startable(index: TaskIndex, tasks: dict[int, Task], groups: dict[str, Group]) -> list[Task]:
+    """The queued tasks to start now, in start order."""
+    counts = active_counts(index.active)
+    open_groups = {name for name, group in groups.items() if _has_room(group, counts.get(name, 0))}
+    candidates = [((-t.priority, t.id), t) for t in index.queued.values() if t.group in open_groups]
+    # A heap, not a sort: usually only a slot or two is free while many tasks wait.
+    heapq.heapify(candidates)
     chosen = []
-    for task in sorted(queued, key=lambda t: (-t.priority, t.id)):
-        group = groups.get(task.group)
-        if group is None or group.status != GROUP_RUNNING:
+    while candidates and open_groups:
+        _, task = heapq.heappop(candidates)
+        if task.group not in open_groups or not dependencies_met(task, tasks):
             continue
-        used = counts.get(task.group, 0)
-        if group.parallel and used >= group.parallel:
-            continue
-        if not dependencies_met(task, tasks):
-            continue
-        counts[task.group] = used + 1
+        counts[task.group] = counts.get(task.group, 0) + 1
+        if not _has_room(groups.get(task.group), counts[task.group]):
+            open_groups.discard(task.group)
         chosen.append(task)
     return chosen
 
 
-def dependency_failures(live: dict[int, Task], tasks: dict[int, Task], groups: dict[str, Group]) -> list[Task]:
+def dependency_failures(index: TaskIndex, tasks: dict[int, Task], groups: dict[str, Group]) -> list[Task]:
     """Queued tasks that can never run because a dependency, at any depth, did not succeed.
 
     Computed to a fixpoint at once; pueue moves one level per 300 ms tick. As in pueue, dependents
@@ -54,7 +59,7 @@ def dependency_failures(live: dict[int, Task], tasks: dict[int, Task], groups: d
     doomed_ids: set[int] = set()
     doomed: list[Task] = []
     changed = True
-    pending = [t for t in live.values() if t.status == QUEUED and t.dependencies]
+    pending = [t for t in index.queued.values() if t.dependencies]
 
     def failed(dep_id: int) -> bool:
         if dep_id in doomed_ids:
@@ -77,16 +82,16 @@ def dependency_failures(live: dict[int, Task], tasks: dict[int, Task], groups: d
     return doomed
 
 
-def due_delayed(live: dict[int, Task], now: float) -> list[Task]:
-    return [t for t in live.values() if t.status == STASHED and t.enqueue_at is not None and t.enqueue_at <= now]
+def due_delayed(index: TaskIndex, now: float) -> list[Task]:
+    return [t for t in index.delayed.values() if t.enqueue_at is not None and t.enqueue_at <= now]
 
 
-def free_worker_id(task: Task, live: dict[int, Task]) -> int:
-    taken = {t.worker_id for t in live.values() if t.group == task.group and t.status in ACTIVE and t.id != task.id}
+def free_worker_id(task: Task, active: dict[int, Task]) -> int:
+    taken = {t.worker_id for t in active.values() if t.group == task.group and t.id != task.id}
     worker = 0
     while worker in taken:
         worker += 1
     return worker
 
 
-__all__ = ["DEPENDENCY_FAILED", "startable", "dependency_failures", "due_delayed", "free_worker_id"]
+__all__ = ["ACTIVE", "DEPENDENCY_FAILED", "startable", "dependency_failures", "due_delayed", "free_worker_id"]

@@ -47,9 +47,11 @@ def wait(queue: Queue, conn: Connection, request: dict) -> None:
         return
     satisfied = WAIT_TARGETS[target]
     conn.send({"ok": True, "event": "start", "tasks": [t.to_dict(with_env=False) for t in found]})
+    # Kept up to date on each change, so a wait on thousands of tasks costs O(1) per event.
+    unsatisfied = {t.id for t in found if t.status not in satisfied}
 
     def finished() -> bool:
-        return all(queue.tasks[i].status in satisfied for i in watched if i in queue.tasks)
+        return not unsatisfied
 
     def final(failed: Task | None = None) -> None:
         queue.subscribers.discard(on_change)
@@ -62,8 +64,13 @@ def wait(queue: Queue, conn: Connection, request: dict) -> None:
             return
         if previous == "Removed":
             watched.pop(task.id, None)
+            unsatisfied.discard(task.id)
         else:
             watched[task.id] = task.status
+            if task.status in satisfied:
+                unsatisfied.discard(task.id)
+            else:
+                unsatisfied.add(task.id)
         conn.send({"ok": True, "event": "task", "task": task.to_dict(with_env=False), "previous": previous})
         if target == "success" and task.status == DONE and task.result != SUCCESS:
             final(task)
