@@ -56,25 +56,33 @@ class Filters:
             params.append(self.command)
         return (" WHERE " + " AND ".join(terms) if terms else ""), params
 
+    def active(self) -> bool:
+        return any(value is not None for value in asdict(self).values())
+
     def to_dict(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
 
-def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--group", "-g", help="only tasks of this group")
-    parser.add_argument("--label", "-l", metavar="PREFIX", help="only tasks whose label starts with PREFIX")
-    parser.add_argument("--since", metavar="WHEN", help=f"only tasks that ended at or after WHEN: {WHEN_HELP}")
-    parser.add_argument("--until", metavar="WHEN", help="only tasks that ended before WHEN (same forms as --since)")
-    parser.add_argument("--session", metavar="ID", help="only tasks of this agent session id")
-    parser.add_argument("--origin", help="only tasks from this origin (cli, run, claude-hook, dag, ...)")
-    parser.add_argument("--command", metavar="GLOB",
-                        help="only tasks whose whole command matches GLOB (case-sensitive; e.g. '*pytest*')")
-    parser.add_argument("--result", help=f"only attempts with this result ({', '.join(RESULTS)})")
+def add_filter_arguments(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    def option(*names: str, **kwargs: Any) -> None:
+        parser.add_argument(*names, default=default, **kwargs)
+
+    option("--group", "-g", help="only tasks of this group")
+    option("--label", "-l", metavar="PREFIX", help="only tasks whose label starts with PREFIX")
+    option("--since", metavar="WHEN", help=f"only tasks that ended at or after WHEN: {WHEN_HELP}")
+    option("--until", metavar="WHEN", help="only tasks that ended before WHEN (same forms as --since)")
+    option("--session", metavar="ID", help="only tasks of this agent session id")
+    option("--origin", help="only tasks from this origin (cli, run, claude-hook, dag, ...)")
+    # dest: the top-level parser keeps the subcommand's name in args.command
+    option("--command", metavar="GLOB", dest="command_glob",
+           help="only tasks whose whole command matches GLOB (case-sensitive; e.g. '*pytest*')")
+    option("--result", help=f"only attempts with this result ({', '.join(RESULTS)})")
 
 
 def filters_from_args(args: argparse.Namespace, now: float) -> Filters:
-    for option in ("group", "label", "session", "origin", "command"):
-        value = getattr(args, option)
+    for option, dest in (("group", "group"), ("label", "label"), ("session", "session"), ("origin", "origin"),
+                         ("command", "command_glob")):
+        value = getattr(args, dest)
         if value is not None and not value.strip():
             raise UsageError(f"runq: --{option} must not be empty")
     result = args.result
@@ -85,7 +93,7 @@ def filters_from_args(args: argparse.Namespace, now: float) -> Filters:
     if since is not None and until is not None and since >= until:
         raise UsageError(f"runq: --since ({args.since}) must be earlier than --until ({args.until})")
     return Filters(group=args.group, label=args.label, since=since, until=until, session=args.session,
-                   origin=args.origin, command=args.command, result=result)
+                   origin=args.origin, command=args.command_glob, result=result)
 
 
 def parse_when(text: str, now: float, option: str) -> float:

@@ -39,7 +39,8 @@ SUBCOMMAND_PROGRAMS = frozenset({
     "dotnet", "mvn", "gradle", "gradlew", "bazel", "bazelisk", "buck2", "make", "gmake", "just", "task", "nix",
     "rake", "bundle", "mix", "stack", "cabal", "zig", "swift", "flutter", "dart", "composer", "npx", "pnpx",
     "bunx", "rye", "tox", "nox", "invoke", "ansible-galaxy", "apt", "apt-get", "brew", "rustup", "cmake",
-    "ctest", "meson", "ninja", "sbt", "lein", "firebase", "vercel", "wrangler", "aws", "gcloud", "az",
+    "ctest", "meson", "ninja", "sbt", "lein", "firebase", "vercel", "wrangler", "aws", "gcloud", "az", "ruff",
+    "pre-commit", "uvx",
 })
 # Options of those programs that take a value and come before the subcommand.
 LEADING_VALUE_OPTIONS = frozenset({"-C", "-c", "-f", "--file", "--directory", "--manifest-path", "--prefix",

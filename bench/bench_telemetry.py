@@ -1,0 +1,175 @@
+"""Benchmark: `runq stats` views on a history of 1,000,000 records against the raw sqlite3 query.
+
+Fills history.db (the real schema, through runq's own migrations) with generated rows using
+executemany, then for each view times the real CLI process (`python -m runq stats VIEW --json`)
+against the same SQL run by the sqlite3 command-line shell (/usr/bin/sqlite3) on the same file,
+both as fresh processes, best of REPEATS. The ratio is CLI / raw; the target is at most 3x.
+
+    python bench/bench_telemetry.py           # 1,000,000 rows
+    python bench/bench_telemetry.py --quick   # 100,000 rows
+
+The generated database is cached under $TMPDIR keyed by row count and schema version, so a
+second run skips the fill (pass --refill to force it).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from runq.telemetry import schema  # noqa: E402
+from runq.telemetry.filters import Filters  # noqa: E402
+from runq.telemetry.signature import command_signature  # noqa: E402
+from runq.telemetry.store import label_prefix  # noqa: E402
+from runq.telemetry.views import VIEWS  # noqa: E402
+
+SQLITE3 = "/usr/bin/sqlite3"
+TARGET_RATIO = 3.0
+REPEATS = 5
+LIMIT = 20  # the CLI's default --limit for views that list runs
+FULL_ROWS = 1_000_000
+QUICK_ROWS = 100_000
+
+COMMANDS = [
+    "uv run pytest packages/{p}/tests -x", "cargo test -p {p}", "cargo build --release", "npm run build",
+    "npm test", "pnpm exec vitest run", "python -m pytest tests/{p}", "make -C {p} all", "go test ./...",
+    "git commit -m 'wip {p}'", "cd {p} && ruff check . 2>&1 | tail -20", "docker compose up -d",
+    "python train.py --epochs {n}", "sudo apt-get install -y {p}", "FOO=1 time pytest -k {p}", "mypy src/{p}",
+]
+LABELS = ["test:{p}", "build:{p}", "lint:{p}", "deploy", "bench:{p}", None, None]
+GROUPS = ["default", "default", "tests", "build"]
+ORIGINS = ["claude-hook", "claude-hook", "cli", "run", "dag"]
+RESULTS = ["Success"] * 85 + ["Failed"] * 10 + ["Killed", "Errored", "FailedToSpawn", "DependencyFailed", "TimedOut"]
+
+
+def fill(path: str, rows: int, seed: int = 5) -> None:
+    """Create history.db at `path` with `rows` generated attempts, in the current schema."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    schema.migrate(db, path)
+    rng = random.Random(seed)
+    envs = [schema.encode_env({"PATH": "/usr/bin:/bin", "HOME": "/home/agent", "N": str(i)}) for i in range(8)]
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO environments (digest, data) VALUES (?, ?)",
+                   [(schema.env_digest(env), env) for env in envs])
+    db.executemany(_insert_sql(), _generated_rows(rng, rows, time.time() - 90 * 86400))
+    db.execute("COMMIT")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("ANALYZE")
+    db.close()
+
+
+def _insert_sql() -> str:
+    from runq.telemetry.store import INSERT_SQL
+
+    return INSERT_SQL
+
+
+def _generated_rows(rng: random.Random, rows: int, start: float):  # type: ignore[no-untyped-def]
+    signatures: dict[str, str] = {}
+    sessions = [f"session-{i:05d}" for i in range(3000)]
+    clock = start
+    step = 90 * 86400 / rows
+    for task_id in range(1, rows + 1):
+        package = f"pkg-{rng.randrange(40)}"
+        command = rng.choice(COMMANDS).format(p=package, n=rng.randrange(10))
+        signature = signatures.get(command) or signatures.setdefault(command, command_signature(command))
+        template = rng.choice(LABELS)
+        label = template.format(p=package) if template else None
+        result = rng.choice(RESULTS)
+        clock += rng.expovariate(1 / step)
+        enqueued = clock
+        started = None if result == "DependencyFailed" else enqueued + rng.expovariate(1 / 3.0)
+        run_time = rng.lognormvariate(1.0, 1.2) if started is not None else None
+        ended = (started + run_time) if started is not None and run_time is not None else enqueued + 1.0
+        exit_code = 0 if result == "Success" else (rng.choice([1, 2, 101]) if result == "Failed" else None)
+        yield (task_id, 1, 1, command, signature, "/work/repo", rng.choice(GROUPS), label, label_prefix(label),
+               rng.choice(ORIGINS), rng.choice(sessions) if rng.random() < 0.7 else None, None, None, None, None, None,
+               0, "[]", enqueued, started, ended,
+               started - enqueued if started is not None else None, run_time, result, exit_code,
+               9 if result == "Killed" else None, rng.random(), rng.random() / 10, rng.randrange(10_000, 900_000),
+               rng.randrange(0, 100_000), rng.randrange(0, 1000), None, rng.randrange(1, 9))
+
+
+def inline(sql: str, params: list[object]) -> str:
+    """The statement with its parameters written in, for the sqlite3 shell (ints and strings only)."""
+    pieces = iter(params)
+
+    def literal(_: re.Match[str]) -> str:
+        value = next(pieces)
+        return str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
+
+    return re.sub(r"\?", literal, sql)
+
+
+def best_of(argv: list[str], env: dict[str, str], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        completed = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        elapsed = time.perf_counter() - began
+        if completed.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(argv[:6])} failed: {completed.stderr.decode().strip()}")
+        best = min(best, elapsed)
+    return best
+
+
+def cached_history(rows: int, refill: bool) -> str:
+    folder = Path(tempfile.gettempdir()) / f"runq-bench-telemetry-{rows}-v{schema.CURRENT_VERSION}"
+    path = folder / "history.db"
+    if refill or not path.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        began = time.perf_counter()
+        fill(str(path), rows)
+        print(f"filled {rows:,} rows in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+    return str(folder)
+
+
+def run(quick: bool, refill: bool = False) -> list[dict]:
+    rows = QUICK_ROWS if quick else FULL_ROWS
+    home = cached_history(rows, refill)
+    db_path = os.path.join(home, "history.db")
+    env = dict(os.environ, RUNQ_HOME=home, PYTHONPATH=str(REPO / "src"))
+    env.pop("RUNQ_CONFIG", None)
+    results = []
+    for name, view in VIEWS.items():
+        statements = view.statements(Filters(), LIMIT)
+        raw_sql = ";\n".join(inline(sql, params) for sql, params in statements) + ";"
+        raw = best_of([SQLITE3, "-readonly", db_path, raw_sql], env, REPEATS)
+        cli = best_of([sys.executable, "-m", "runq", "stats", name, "--json"], env, REPEATS)
+        results.append({"name": f"runq stats {name} ({rows:,} rows)", "value": round(cli * 1000, 1), "unit": "ms",
+                        "baseline_name": "sqlite3 shell, same SQL", "baseline": round(raw * 1000, 1),
+                        "ratio": round(cli / raw, 2), "target": f"<= {TARGET_RATIO:g}x"})
+    return results
+
+
+def print_table(rows: list[dict]) -> None:
+    print("| view | runq stats (ms) | raw sqlite3 (ms) | ratio | target |")
+    print("|---|---:|---:|---:|---|")
+    for row in rows:
+        print(f"| {row['name']} | {row['value']} | {row['baseline']} | {row['ratio']} | {row['target']} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows instead of {FULL_ROWS:,}")
+    parser.add_argument("--refill", action="store_true", help="regenerate the cached database")
+    args = parser.parse_args()
+    print_table(run(args.quick, args.refill))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
