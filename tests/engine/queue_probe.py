@@ -131,3 +131,25 @@ def daemon_pids(home: Path) -> list[int]:
         if marker in environ and b"runq.engine.daemon" in cmdline and fields[0] != b"Z":
             parents[int(entry)] = int(fields[1])
     return sorted(pid for pid, parent in parents.items() if parent not in parents)
+
+
+def kill_home_processes(home: Path) -> None:
+    """SIGKILL the daemon, supervisors and tasks of a RUNQ_HOME that no per-test fixture owns."""
+    marker = f"RUNQ_HOME={home}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if marker not in handle.read().split(b"\0"):
+                    continue
+            os.kill(int(entry), 9)
+        except OSError:
+            continue
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """The real CLI for fixtures wider than one test (the `runq` fixture is per test)."""
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    return subprocess.run([sys.executable, "-m", "runq", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
