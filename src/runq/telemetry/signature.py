@@ -172,7 +172,7 @@ def _subcommand_signature(program: str, args: list[str], depth: int) -> str:
     if index is None:
         return program
     subcommand = args[index]
-    if program in ("npx", "pnpx", "bunx"):
+    if program in ("npx", "pnpx", "bunx", "uvx"):
         return f"{program} {_signature_of_words(args[index:], depth + 1)}" if depth < MAX_DEPTH else program
     if subcommand in RUN_SUBCOMMANDS:
         target = _first_positional(args[index + 1:])
