@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from scripted_api import ScriptedApi, Script, ToolResult
+from scripted_api import Script, ScriptedApi, ToolResult
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_CLI = REPO / ".e2e-node" / "node_modules" / ".bin" / "claude"
@@ -47,7 +47,7 @@ def run_claude(cli: str, api: ScriptedApi, project: Path, home: Path, commands: 
     api.script = Script(list(commands))
     completed = subprocess.run(
         [cli, "-p", "Run the scripted commands.", "--output-format", "stream-json", "--verbose", *(args or [])],
-        cwd=project, env=claude_env(api, home, env), stdin=subprocess.DEVNULL, capture_output=True,
+        cwd=project, env=claude_env(api, home, env), stdin=subprocess.DEVNULL, capture_output=True, check=False,
         text=True, timeout=timeout)
     return list(api.script.results), completed
 

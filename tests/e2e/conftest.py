@@ -13,8 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from claude_cli import find_claude  # noqa: E402
-from scripted_api import ScriptedApi  # noqa: E402
+from claude_cli import find_claude
+from scripted_api import ScriptedApi
 
 STUB = """#!/bin/sh
 # a stand-in program for e2e tests: reports its argv, writes to stderr, fails on request

@@ -13,9 +13,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "hook"))
 
-from claude_cli import run_claude, trust_workspace  # noqa: E402
-from permission_table import ROWS, RULESETS  # noqa: E402
-from scripted_api import ToolResult  # noqa: E402
+from claude_cli import run_claude, trust_workspace
+from permission_table import ROWS, RULESETS
+from scripted_api import ToolResult
 
 PROMPT_MARKERS = ("requires approval", "require approval", "needs approval", "was blocked",
                   "can't be checked", "cannot be auto-allowed", "require explicit approval")

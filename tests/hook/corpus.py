@@ -9,11 +9,7 @@ and rewritten, inside FIXTURE_FILES.
 from __future__ import annotations
 
 # Programs the stub directory provides; everything else comes from the system (coreutils, git).
-STUBS = (
-    "pytest python python3 node npm npx yarn pnpm bun deno cargo go tox ruff mypy tsc eslint gradle mvn "
-    "docker kubectl helm terraform pip pip3 uv poetry curl wget rsync ssh gh psql bundle rake mix dotnet "
-    "swift zig cmake ninja bazel pre-commit black prettier alembic rg make jq"
-).split()
+STUBS = ["pytest", "python", "python3", "node", "npm", "npx", "yarn", "pnpm", "bun", "deno", "cargo", "go", "tox", "ruff", "mypy", "tsc", "eslint", "gradle", "mvn", "docker", "kubectl", "helm", "terraform", "pip", "pip3", "uv", "poetry", "curl", "wget", "rsync", "ssh", "gh", "psql", "bundle", "rake", "mix", "dotnet", "swift", "zig", "cmake", "ninja", "bazel", "pre-commit", "black", "prettier", "alembic", "rg", "make", "jq"]
 
 FIXTURE_FILES = {
     "README.md": "# demo\n",

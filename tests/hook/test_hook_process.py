@@ -37,7 +37,7 @@ def claude_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run_hook(data: dict | bytes) -> subprocess.CompletedProcess:
     raw = data if isinstance(data, bytes) else json.dumps(data).encode()
-    return subprocess.run(HOOK, input=raw, capture_output=True, timeout=30)
+    return subprocess.run(HOOK, input=raw, capture_output=True, timeout=30, check=False)
 
 
 def test_wraps_a_build_and_keeps_every_other_field(daemon: Path, claude_home: Path) -> None:
@@ -141,7 +141,8 @@ def test_hook_start_imports_no_heavy_modules(daemon: Path, claude_home: Path) ->
         "import runq.client.main as m; m.main(['hook', 'claude']);"
         "print(' '.join(sorted(sys.modules)), file=sys.stderr)"
     )
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe], capture_output=True, text=True, timeout=30)
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe], capture_output=True, text=True, timeout=30,
+                          check=False)
     loaded = set(done.stderr.split())
     assert "runq.hook.bashparse" in loaded
     assert not loaded & {"argparse", "subprocess", "socket", "typing", "dataclasses", "shlex", "tomllib", "asyncio"}

@@ -8,9 +8,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from permission_table import ROWS, RULESETS  # noqa: E402
+from permission_table import ROWS, RULESETS
 
-from runq.hook import bashparse, permissions  # noqa: E402
+from runq.hook import bashparse, permissions
 
 # Claude Code's outcome -> the hook verdicts that keep it. DENY and ASK leave the command
 # unrewritten, so Claude Code decides on the original; NONE rewrites and lets Claude Code prompt.

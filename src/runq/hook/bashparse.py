@@ -40,7 +40,7 @@ class SimpleCommand:
     shell.
     """
 
-    __slots__ = ("words", "raw_words", "assignments", "redirects", "text", "start", "end", "nested")
+    __slots__ = ("assignments", "end", "nested", "raw_words", "redirects", "start", "text", "words")
 
     def __init__(self, words: list[str | None], assignments: list[str], text: str, start: int,
                  end: int, nested: bool, raw_words: list[str] | None = None) -> None:
@@ -61,8 +61,20 @@ class SimpleCommand:
 class Shape:
     """Everything the hook needs to know about one command line."""
 
-    __slots__ = ("source", "commands", "comments", "background", "heredoc", "substitution",
-                 "compound", "compounds", "functions", "error", "wrap_start", "leading_cds")
+    __slots__ = (
+        "background",
+        "commands",
+        "comments",
+        "compound",
+        "compounds",
+        "error",
+        "functions",
+        "heredoc",
+        "leading_cds",
+        "source",
+        "substitution",
+        "wrap_start",
+    )
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -238,7 +250,7 @@ class _Walker:
         if node.type == "heredoc_redirect":
             # `cat <<EOF > out`: the file redirect sits inside the heredoc node
             self.shape.heredoc = True
-            found = [("<<", None)]
+            found: list[tuple[str, str | None]] = [("<<", None)]
             for child in node.named_children:
                 if child.type == "file_redirect":
                     found.append(self.redirect(child))

@@ -25,7 +25,7 @@ _STDIN_REDIRECTS = ("<", "<<", "<<<", "<&", "<<-", "<>")
 class Patterns:
     """The [hook] never_wrap / always_wrap config lists."""
 
-    __slots__ = ("never", "always")
+    __slots__ = ("always", "never")
 
     def __init__(self, never: list[str] | None = None, always: list[str] | None = None) -> None:
         self.never = never or []

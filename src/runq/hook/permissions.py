@@ -40,7 +40,7 @@ EXACT = "exact"
 
 
 class Rule:
-    __slots__ = ("text", "kind", "value", "source")
+    __slots__ = ("kind", "source", "text", "value")
 
     def __init__(self, text: str, kind: str, value: str, source: str) -> None:
         self.text = text
@@ -84,7 +84,7 @@ def parse_rule(text: str, source: str = "") -> Rule | None:
 
 
 class RuleSet:
-    __slots__ = ("deny", "ask", "allow")
+    __slots__ = ("allow", "ask", "deny")
 
     def __init__(self) -> None:
         self.deny: list[Rule] = []
@@ -176,25 +176,25 @@ def auto_allowed(command: SimpleCommand, project_dir: str | None, writes: bool) 
     words = command.words
     if not words or words[0] is None or command.assignments:
         return False
-    name, args = words[0], words[1:]
-    literal_args = all(arg is not None for arg in args)
+    name = words[0]
     if name in ("echo", "printf"):
         return True
-    if not literal_args:
+    if any(word is None for word in words[1:]):
         return False
+    args = [word for word in words[1:] if word is not None]
     if name in AUTO_READ_ONLY:
         return True
     if name == "sort":
-        return not any(arg == "-o" or arg.startswith("--output") for arg in args)  # type: ignore[union-attr]
+        return not any(arg == "-o" or arg.startswith("--output") for arg in args)
     if name == "sed":
-        return not any(arg.startswith(("-i", "--in-place")) for arg in args)  # type: ignore[union-attr]
+        return not any(arg.startswith(("-i", "--in-place")) for arg in args)
     if name == "find":
         return not any(arg in ("-exec", "-execdir", "-ok", "-okdir", "-delete") or arg.startswith("-fprint")
-                       for arg in args)  # type: ignore[operator]
+                       for arg in args)
     if name == "git":
-        return bool(args) and args[0] in GIT_AUTO_READ_ONLY or args in (["branch"], ["branch", "--show-current"])
+        return (bool(args) and args[0] in GIT_AUTO_READ_ONLY) or args in (["branch"], ["branch", "--show-current"])
     if name == "cd":
-        return not writes and len(args) == 1 and _inside(args[0], project_dir)  # type: ignore[arg-type]
+        return not writes and len(args) == 1 and _inside(args[0], project_dir)
     return False
 
 

@@ -157,7 +157,7 @@ PREFIX_OPTIONS: dict[str, frozenset[str]] = {
 class Resolved:
     """A simple command seen through its prefixes: `sudo -u x nice make test` -> make, [test]."""
 
-    __slots__ = ("program", "args", "prefixes")
+    __slots__ = ("args", "prefixes", "program")
 
     def __init__(self, program: str | None, args: list[str | None], prefixes: list[str]) -> None:
         self.program = program
@@ -279,8 +279,8 @@ def _is_repl(name: str, args: list[str | None]) -> bool:
     if name == "ssh":
         return _ssh_without_command(args)
     if name in ("sqlite3", "redis-cli"):
-        positional = [a for a in args if a is None or not a.startswith("-")]
-        return len(positional) < (2 if name == "sqlite3" else 1)
+        arguments: list[str | None] = [a for a in args if a is None or not a.startswith("-")]
+        return len(arguments) < (2 if name == "sqlite3" else 1)
     runners = REPLS.get(name)
     if runners is None:
         return False
@@ -288,8 +288,8 @@ def _is_repl(name: str, args: list[str | None]) -> bool:
         return False
     if name in ("psql", "mysql", "telnet", "ftp", "sftp", "mongosh", "mongo"):
         return True
-    positional = [a for a in args if a is None or not a.startswith("-")]
-    return not positional or "-i" in args
+    operands: list[str | None] = [a for a in args if a is None or not a.startswith("-")]
+    return not operands or "-i" in args
 
 
 def _is_python(name: str) -> bool:
@@ -335,8 +335,8 @@ def _classify_work(name: str, args: list[str | None]) -> str:
         return WORK if _has_any(args, ("-exec", "-execdir", "-ok", "-okdir")) else (
             QUICK if "-delete" in args else READ_ONLY)
     if name == "sed":
-        return QUICK if any(a is not None and (a.startswith("-i") or a.startswith("--in-place")) for a in args) \
-            else READ_ONLY
+        in_place = any(a is not None and a.startswith(("-i", "--in-place")) for a in args)
+        return QUICK if in_place else READ_ONLY
     if name == "sort":
         return QUICK if _has_any(args, ("-o",)) else READ_ONLY
     if name in QUICK_PROGRAMS:

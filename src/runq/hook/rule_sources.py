@@ -24,7 +24,7 @@ _CLI_LISTS = {"--allowedTools": ALLOW, "--allowed-tools": ALLOW,
 class Sources:
     """Rules from everything but the project's allow lists, which wait for a trust check."""
 
-    __slots__ = ("rules", "project_allow", "project_dirs", "sandboxed")
+    __slots__ = ("project_allow", "project_dirs", "rules", "sandboxed")
 
     def __init__(self) -> None:
         self.rules = RuleSet()

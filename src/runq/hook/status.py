@@ -53,7 +53,8 @@ def gather(limit: int) -> dict[str, Any]:
 
 
 def _paths_of(handler: dict) -> list[str]:
-    args = handler.get("args") if isinstance(handler.get("args"), list) else []
+    args = handler.get("args")
+    args = args if isinstance(args, list) else []
     parts = [str(handler.get("command", ""))] + [str(a) for a in args]
     return [part for part in parts if part.startswith("/")]
 
@@ -89,7 +90,7 @@ def show(limit: int, as_json: bool) -> int:
         print("\nrecent:")
     for record in data["recent"]:
         action = "wrap" if record.get("action") == "wrap" else "skip"
-        print(f"{_when(record)} {action:4} {str(record.get('reason', '')):28.28} {_short(record.get('command'))}")
+        print(f"{_when(record)} {action:4} {record.get('reason', '')!s:28.28} {_short(record.get('command'))}")
     return 0
 
 
