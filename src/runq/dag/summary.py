@@ -58,6 +58,8 @@ def collect(state: RunState, log_path: LogPath) -> tuple[TaskRow, ...]:
 
 
 def render_text(outcome: Outcome) -> str:
+    if not outcome.rows:
+        return f"Nothing to run: all {len(outcome.skipped)} task(s) succeeded in an earlier run of {outcome.file}"
     rows = [[safe_text(r.name, 60), RESULT_TEXT.get(r.result, r.result),
              "" if r.exit_code is None else str(r.exit_code),
              "-" if r.duration is None else duration_text({"start": 0.0, "end": r.duration}),
