@@ -248,8 +248,10 @@ def _supervise(spec: ShimSpec, control_fd: int) -> dict:
         log.finish()
         return {"spawn_error": f"cannot enter working directory {spec.cwd}: {exc.strerror}", "end": time.time()}
     try:
+        # argv[0] is the shell's bare name, as when a caller runs `bash -c CMD` from PATH: bash
+        # puts $0 in every message ("bash: line 1: x: command not found"), and runq's must match.
         pid = os.posix_spawn(
-            spec.argv[0], spec.argv, spec.env,
+            spec.argv[0], [os.path.basename(spec.argv[0]), *spec.argv[1:]], spec.env,
             file_actions=[(os.POSIX_SPAWN_DUP2, stdin_fd, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
                           (os.POSIX_SPAWN_DUP2, err_w, 2)],
             setpgroup=0, setsigdef=DEFAULT_SIGNALS, setsigmask=(),
