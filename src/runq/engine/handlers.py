@@ -16,6 +16,7 @@ from runq.model import (ACTIVE, DEFAULT_GROUP, DONE, GROUP_PAUSED, GROUP_RUNNING
 from runq.engine.processes import parse_signal
 
 Handler = Callable[[Queue, Connection, dict], dict | None]
+LAST_PRINTABLE_TIME = 253402300800.0  # 10000-01-01T00:00:00Z
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -53,6 +54,14 @@ def _number(request: dict, key: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise RunqError(f"runq: request field {key!r} must be a number")
     return float(value)
+
+
+def _delay_until(request: dict) -> float | None:
+    """An enqueue time pueue's JSON can print: RFC 3339 has four-digit years."""
+    value = _number(request, "delay_until")
+    if value is not None and not 0 <= value < LAST_PRINTABLE_TIME:
+        raise RunqError("runq: the delay must end between 1970 and the year 9999")
+    return value
 
 
 def _ids(request: dict, key: str = "ids") -> list[int]:
@@ -117,7 +126,7 @@ def build_task(queue: Queue, request: dict) -> Task:
 @handler("add")
 def add(queue: Queue, conn: Connection, request: dict) -> dict:
     task = build_task(queue, request)
-    delay_until = _number(request, "delay_until")
+    delay_until = _delay_until(request)
     now = time.time()
     if request.get("stashed") or delay_until is not None:
         task.status, task.enqueue_at = STASHED, delay_until
@@ -326,7 +335,7 @@ def _group_message(verb: str, request: dict, names: list[str]) -> str:
 @handler("stash")
 def stash(queue: Queue, conn: Connection, request: dict) -> dict:
     found, missing = select(queue.tasks, queue.groups, {**request, "ids": _ids(request)})
-    delay = _number(request, "delay_until")
+    delay = _delay_until(request)
     stashed = []
     for task in found:
         if task.status in (QUEUED, LOCKED):
@@ -341,7 +350,7 @@ def stash(queue: Queue, conn: Connection, request: dict) -> dict:
 @handler("enqueue")
 def enqueue(queue: Queue, conn: Connection, request: dict) -> dict:
     found, missing = select(queue.tasks, queue.groups, {**request, "ids": _ids(request)})
-    delay = _number(request, "delay_until")
+    delay = _delay_until(request)
     enqueued = []
     for task in found:
         if task.status in (STASHED, LOCKED):

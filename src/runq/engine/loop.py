@@ -21,6 +21,7 @@ from runq.protocol import wire
 MAX_FDS_PER_MESSAGE = 8
 RECV_SIZE = 256 * 1024  # recvmsg allocates the full buffer on every call; keep it modest
 MAX_OUTBUF = 512 * 1024 * 1024  # a subscriber this far behind is dropped rather than grow the daemon
+MAX_SLEEP = 3600.0
 
 
 class EventLoop:
@@ -48,7 +49,8 @@ class EventLoop:
         while not self.stopping:
             timeout = None
             if self.timers:
-                timeout = max(0.0, self.timers[0][0] - time.monotonic())
+                # Capped: a timer years away (a far `--delay`) would overflow epoll's timeout.
+                timeout = min(MAX_SLEEP, max(0.0, self.timers[0][0] - time.monotonic()))
             for key, mask in self.selector.select(timeout):
                 self._guarded(key.data, mask)
             now = time.monotonic()
