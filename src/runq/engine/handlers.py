@@ -125,8 +125,8 @@ def build_task(queue: Queue, request: dict) -> Task:
 
 @handler("add")
 def add(queue: Queue, conn: Connection, request: dict) -> dict:
+    delay_until = _delay_until(request)  # checked first: a refused add must not use up an id
     task = build_task(queue, request)
-    delay_until = _delay_until(request)
     now = time.time()
     if request.get("stashed") or delay_until is not None:
         task.status, task.enqueue_at = STASHED, delay_until
