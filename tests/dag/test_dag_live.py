@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dag_support import fast_engine, write_dag  # noqa: E402,F401
+from dag_support import fast_engine, write_dag  # noqa: F401
 
-from runq.dag.state import RunState  # noqa: E402
-from runq.dag.view import render_block  # noqa: E402
+from runq.dag.state import RunState
+from runq.dag.view import render_block
 
 
 def run_on_terminal(argv: list[str], deadline: float = 60) -> tuple[int, str]:

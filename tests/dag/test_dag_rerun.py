@@ -10,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import wait_until  # noqa: E402
-from dag_support import by_name, daemon_tasks, fast_engine, run_json, write_dag  # noqa: E402,F401
+from conftest import wait_until
+from dag_support import by_name, daemon_tasks, fast_engine, run_json, write_dag  # noqa: F401
 
 RERUN_DAG = """
 [tasks.a]

@@ -9,7 +9,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dag_support import EXAMPLES, by_name, daemon_tasks, fast_engine, run_json, write_dag  # noqa: E402,F401
+from dag_support import (  # noqa: F401
+    EXAMPLES,
+    by_name,
+    daemon_tasks,
+    fast_engine,
+    run_json,
+    write_dag,
+)
 
 DIAMOND = """
 [groups.diamond]
@@ -82,8 +89,8 @@ def test_plain_lines_one_per_event_then_the_summary(runq, tmp_path):
     assert any(re.search(r"FAILED\s+left: exit code 3 after .* log: .+/task_logs/\d+\.log$", line) for line in lines)
     assert any(re.search(r"DEP-FAIL\s+join", line) for line in lines)
     assert lines[-1].startswith("[6/6] ")
-    assert re.search(r"^left\s+Failed\s+3\s+\S+\s+1$", summary, re.M)
-    assert re.search(r"^join\s+Dependency failed\s+-\s+-$", summary, re.M)
+    assert re.search(r"^left\s+Failed\s+3\s+\S+\s+1$", summary, re.MULTILINE)
+    assert re.search(r"^join\s+Dependency failed\s+-\s+-$", summary, re.MULTILINE)
     assert "Logs of failed tasks:\n  left: " in summary
     assert "Some tasks did not succeed: 3 succeeded, 1 failed, 2 dependency failed" in summary
 
@@ -150,7 +157,7 @@ after = ["hangs"]
     assert rows["next"]["result"] == "DependencyFailed"
     text = runq("dag", "run", str(path))
     assert re.search(r"TIMEOUT\s+hangs: timed out \(limit 0.5 s\)", text.stdout)
-    assert re.search(r"^hangs\s+Timed out", text.stdout, re.M)
+    assert re.search(r"^hangs\s+Timed out", text.stdout, re.MULTILINE)
 
 
 def test_a_task_that_succeeds_on_its_second_attempt(runq, tmp_path):
@@ -170,9 +177,9 @@ after = ["flaky"]
     result = runq("dag", "run", str(path))
     assert result.returncode == 1
     assert re.search(r"RETRY\s+flaky: attempt 1 failed; attempt 2 of 3 follows", result.stdout)
-    assert re.search(r"^flaky\s+Success\s+0\s+\S+\s+2$", result.stdout, re.M)
-    assert re.search(r"^hopeless\s+Failed\s+4\s+\S+\s+2$", result.stdout, re.M)
-    assert re.search(r"^after_flaky\s+Success", result.stdout, re.M)
+    assert re.search(r"^flaky\s+Success\s+0\s+\S+\s+2$", result.stdout, re.MULTILINE)
+    assert re.search(r"^hopeless\s+Failed\s+4\s+\S+\s+2$", result.stdout, re.MULTILINE)
+    assert re.search(r"^after_flaky\s+Success", result.stdout, re.MULTILINE)
 
 
 def test_json_summary_shape(runq, tmp_path):

@@ -11,19 +11,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dag_support import fast_engine, write_dag  # noqa: E402,F401
+from dag_support import fast_engine, write_dag  # noqa: F401
 
-from runq.dag import graph  # noqa: E402
-from runq.dag.parse import load  # noqa: E402
-from runq.dag.plan import plan_run  # noqa: E402
-from runq.dag.runs import PreviousRuns  # noqa: E402
+from runq.dag import graph
+from runq.dag.parse import load
+from runq.dag.plan import plan_run
+from runq.dag.runs import PreviousRuns
 
 GOOD = '[tasks.ok]\ncmd = "true"\n'
 
 SINGLE_PROBLEMS = [
     ("unknown-after", '[tasks.a]\ncmd = "true"\nafter = ["nope"]\n', "task 'a': after names unknown task 'nope'"),
-    ("cycle", '[tasks.a]\ncmd = "true"\nafter = ["b"]\n[tasks.b]\ncmd = "true"\nafter = ["c"]\n'
-              '[tasks.c]\ncmd = "true"\nafter = ["a"]\n', "task 'a': dependency cycle: a -> b -> c -> a"),
+    ("cycle", ('[tasks.a]\ncmd = "true"\nafter = ["b"]\n[tasks.b]\ncmd = "true"\nafter = ["c"]\n'
+               '[tasks.c]\ncmd = "true"\nafter = ["a"]\n'), "task 'a': dependency cycle: a -> b -> c -> a"),
     ("self-cycle", '[tasks.a]\ncmd = "true"\nafter = ["a"]\n', "task 'a': dependency cycle: a -> a"),
     ("duplicate", '[tasks.a]\ncmd = "true"\n[tasks.b]\ncmd = "true"\n[tasks.a]\ncmd = "false"\n',
      ":5: task 'a': duplicate task name (first declared on line 1)"),

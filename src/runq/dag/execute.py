@@ -38,7 +38,9 @@ def execute(dag: Dag, fail_fast: bool = False, rerun_failed: bool = False, json_
         finally:
             view.close(state)
             interrupts.restore()
-    return Outcome(dag.path, run_id, collect(state, log_path), plan.skipped, runner.interrupted, runner.fail_fast_fired)
+    unsubmitted = tuple(t.name for t in plan.order if t.name not in submitted.ids)
+    rows = collect(state, log_path, unsubmitted)
+    return Outcome(dag.path, run_id, rows, plan.skipped, runner.interrupted or bool(unsubmitted), runner.fail_fast_fired)
 
 
 def _plan(root: str, dag: Dag, rerun_failed: bool) -> tuple[Plan, str]:

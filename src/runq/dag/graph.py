@@ -17,10 +17,10 @@ def strongly_connected(deps: dict[str, list[str]]) -> list[list[str]]:
     stack: list[str] = []
     on_stack: set[str] = set()
     components: list[list[str]] = []
-    for root in deps:
+    for root, root_deps in deps.items():
         if root in index:
             continue
-        work = [(root, iter(deps[root]))]
+        work = [(root, iter(root_deps))]
         index[root] = low[root] = len(index)
         stack.append(root)
         on_stack.add(root)

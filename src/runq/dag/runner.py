@@ -98,10 +98,11 @@ class Runner:
 
     def _wait(self, watch: Connection) -> None:
         if not watch.has_buffered():
-            readable, _, _ = select.select([watch.sock, self.interrupts.read_fd], [], [], self._timeout())
+            sock = watch.sock.fileno()
+            readable, _, _ = select.select([sock, self.interrupts.read_fd], [], [], self._timeout())
             if self.interrupts.read_fd in readable:
                 self.interrupts.drain()
-            if watch.sock not in readable:
+            if sock not in readable:
                 self._check_interrupts()
                 self._escalate_if_due()
                 self.view.tick(self.state)

@@ -17,7 +17,7 @@ NO_LOG = (SUCCESS, CANCELLED, DEPENDENCY_FAILED)
 @dataclass(frozen=True)
 class TaskRow:
     name: str
-    id: int
+    id: int | None  # None: never submitted (interrupted while submitting)
     result: str  # Success, Failed, TimedOut, Killed, DependencyFailed, FailedToSpawn, Errored, Cancelled, NotRun
     exit_code: int | None
     duration: float | None
@@ -44,7 +44,7 @@ class Outcome:
         return not self.interrupted and all(row.result == SUCCESS for row in self.rows)
 
 
-def collect(state: RunState, log_path: LogPath) -> tuple[TaskRow, ...]:
+def collect(state: RunState, log_path: LogPath, unsubmitted: tuple[str, ...] = ()) -> tuple[TaskRow, ...]:
     rows = []
     for task_id, name in state.names.items():
         record = state.records.get(task_id, {})
@@ -54,6 +54,7 @@ def collect(state: RunState, log_path: LogPath) -> tuple[TaskRow, ...]:
         rows.append(TaskRow(name, task_id, result, record.get("exit_code") if ran else None, duration,
                             record.get("attempt", 1) if ran else 0,
                             None if result in NO_LOG or not ran else log_path(task_id)))
+    rows.extend(TaskRow(name, None, CANCELLED, None, None, 0, None) for name in unsubmitted)
     return tuple(rows)
 
 

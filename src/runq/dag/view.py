@@ -9,7 +9,16 @@ from collections.abc import Callable
 from typing import TextIO
 
 from runq.client.render import safe_text
-from runq.dag.state import FINISHED, REMOVED, RETRYING, STARTED, TIMED_OUT, Event, RunState, outcome
+from runq.dag.state import (
+    FINISHED,
+    REMOVED,
+    RETRYING,
+    STARTED,
+    TIMED_OUT,
+    Event,
+    RunState,
+    outcome,
+)
 from runq.model import DEPENDENCY_FAILED, KILLED, SUCCESS
 
 LogPath = Callable[[int], str]
