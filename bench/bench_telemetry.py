@@ -28,11 +28,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from runq.telemetry import schema  # noqa: E402
-from runq.telemetry.filters import Filters  # noqa: E402
-from runq.telemetry.signature import command_signature  # noqa: E402
-from runq.telemetry.store import label_prefix  # noqa: E402
-from runq.telemetry.views import VIEWS  # noqa: E402
+from runq.telemetry import schema
+from runq.telemetry.filters import Filters
+from runq.telemetry.signature import command_signature
+from runq.telemetry.store import label_prefix
+from runq.telemetry.views import VIEWS
 
 SQLITE3 = "/usr/bin/sqlite3"
 TARGET_RATIO = 3.0
@@ -117,7 +117,7 @@ def best_of(argv: list[str], env: dict[str, str], repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
         began = time.perf_counter()
-        completed = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        completed = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
         elapsed = time.perf_counter() - began
         if completed.returncode != 0:
             raise SystemExit(f"bench: {' '.join(argv[:6])} failed: {completed.stderr.decode().strip()}")

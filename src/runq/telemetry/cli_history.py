@@ -10,7 +10,12 @@ from datetime import datetime
 from runq import paths
 from runq.errors import RunqError, UsageError
 from runq.telemetry import export
-from runq.telemetry.filters import add_filter_arguments, filters_from_args, parse_limit, parse_when
+from runq.telemetry.filters import (
+    add_filter_arguments,
+    filters_from_args,
+    parse_limit,
+    parse_when,
+)
 from runq.telemetry.reader import history_errors, open_for_reading, open_for_writing
 from runq.telemetry.records import HistoryRecord, list_records, task_records
 from runq.telemetry.render import format_duration, format_time, render_grid

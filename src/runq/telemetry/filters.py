@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|wks|weeks?)\s*$", re.I)
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|wk|wks|weeks?)\s*$", re.IGNORECASE)
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 RESULTS = ("Success", "Failed", "FailedToSpawn", "Killed", "Errored", "DependencyFailed", "TimedOut")
 WHEN_HELP = "a duration back from now (30s, 15m, 2h, 7d, 2w) or a date/time (2024-05-01, 2024-05-01T14:30)"

@@ -90,17 +90,18 @@ class _Rules:
         self.extra_values = extra_values
         self.keep_names = keep_names
         self.name_verdicts: dict[str, bool | None] = {}
-        self.value_verdicts: dict[str, bool] = {}
+        self.value_verdicts: dict[str, bool | None] = {}
 
     def is_secret(self, name: str, value: str) -> bool:
-        by_name = self.name_verdicts.get(name, False) if name in self.name_verdicts else self._judge_name(name)
+        by_name = self.name_verdicts[name] if name in self.name_verdicts else self._judge_name(name)
         if by_name is not None:
             return by_name
-        verdict = self.value_verdicts.get(value)
-        if verdict is None:
-            verdict = self._judge_value(value)
-            if len(value) < 4096:
-                _remember(self.value_verdicts, value, verdict)
+        remembered = self.value_verdicts.get(value)
+        if remembered is not None:
+            return remembered
+        verdict = self._judge_value(value)
+        if len(value) < 4096:
+            _remember(self.value_verdicts, value, verdict)
         return verdict
 
     def _judge_name(self, name: str) -> bool | None:
@@ -121,7 +122,7 @@ class _Rules:
         return self.extra_values is not None and self.extra_values.search(value) is not None
 
 
-def _remember(memo: dict, key: str, verdict: bool | None) -> None:
+def _remember(memo: dict[str, bool | None], key: str, verdict: bool | None) -> None:
     if len(memo) >= MEMO_LIMIT:
         memo.clear()
     memo[key] = verdict

@@ -22,7 +22,7 @@ def render_stats_table(table: StatsTable) -> str:
     return f"{header}\n{render_grid(table.columns, table.rows)}"
 
 
-def render_grid(columns: Sequence[Column], rows: Sequence[dict]) -> str:
+def render_grid(columns: Sequence[Column], rows: Sequence[dict[str, object]]) -> str:
     cells = [[format_cell(column.kind, row.get(column.key)) for column in columns] for row in rows]
     titles = [column.title for column in columns]
     widths = [max(len(text) for text in [title, *(line[i] for line in cells)]) for i, title in enumerate(titles)]
@@ -55,7 +55,7 @@ def format_duration(seconds: float) -> str:
         return f"{seconds * 1000:.0f}ms" if seconds >= 0.001 else f"{seconds * 1000:.2f}ms"
     if seconds < 60:
         return f"{seconds:.2f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)

@@ -145,8 +145,8 @@ STATS_INDEXES = (
     "CREATE INDEX attempts_by_label ON attempts (label_prefix, run_time)",
     "CREATE INDEX attempts_by_signature ON attempts (signature, result, run_time)",
     "CREATE INDEX attempts_by_group ON attempts (group_name, run_time, queue_wait)",
-    "CREATE INDEX attempts_by_session ON attempts (session_id, ended_at, started_at, result, run_time, queue_wait) "
-    "WHERE session_id IS NOT NULL",
+    ("CREATE INDEX attempts_by_session ON attempts (session_id, ended_at, started_at, result, run_time, queue_wait) "
+     "WHERE session_id IS NOT NULL"),
 )
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [create_attempts, add_stats_layout]

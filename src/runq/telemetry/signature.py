@@ -138,9 +138,7 @@ def _skip_wrappers(words: list[str], index: int) -> int:
             word = words[index]
             if word in options:
                 index += 2
-            elif word.startswith("-") and word != "-":
-                index += 1
-            elif name == "env" and _is_assignment(word):
+            elif word.startswith("-") and word != "-" or name == "env" and _is_assignment(word):
                 index += 1
             elif positionals:
                 positionals -= 1
