@@ -44,6 +44,9 @@ def _int(request: dict, key: str, default: int | None = None) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise RunqError(f"runq: request field {key!r} must be an integer")
+    if not -(2 ** 63) <= value < 2 ** 63:
+        # SQLite (state and history) stores 64-bit integers; a bigger one fails every later write.
+        raise RunqError(f"runq: {key} is out of range")
     return value
 
 
