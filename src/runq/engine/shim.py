@@ -245,6 +245,7 @@ def _supervise(spec: ShimSpec, control_fd: int) -> dict:
     try:
         os.chdir(spec.cwd)
     except OSError as exc:
+        _close_unspawned(pipes, stdin_fd, spec)
         log.finish()
         return {"spawn_error": f"cannot enter working directory {spec.cwd}: {exc.strerror}", "end": time.time()}
     try:
@@ -257,6 +258,7 @@ def _supervise(spec: ShimSpec, control_fd: int) -> dict:
             setpgroup=0, setsigdef=DEFAULT_SIGNALS, setsigmask=(),
         )
     except OSError as exc:
+        _close_unspawned(pipes, stdin_fd, spec)
         log.finish()
         return {"spawn_error": f"cannot execute {spec.argv[0]}: {exc.strerror}", "end": time.time()}
     os.write(control_fd, b"P %d\n" % pid)
@@ -282,6 +284,14 @@ def _supervise(spec: ShimSpec, control_fd: int) -> dict:
     else:
         report["exit_code"] = os.WEXITSTATUS(status)
     return report
+
+
+def _close_unspawned(pipes: list[tuple[int, int]], stdin_fd: int, spec: ShimSpec) -> None:
+    for read_end, write_end in pipes:
+        _close(read_end)
+        _close(write_end)
+    if not spec.caller_fds:
+        _close(stdin_fd)
 
 
 def _enlarge_pipe(fd: int) -> None:
@@ -327,6 +337,7 @@ def _pump(pid: int, streams: dict[int, int], log: LogWriter, caller_fds: tuple[i
             if not data:
                 poller.unregister(fd)
                 open_fds.discard(fd)
+                os.close(fd)
                 continue
             counts[stream] += len(data)
             log.write(STREAM_CODES[stream], data)
@@ -341,6 +352,10 @@ def _pump(pid: int, streams: dict[int, int], log: LogWriter, caller_fds: tuple[i
                     poller.unregister(fd)
                     open_fds.discard(fd)
                     os.close(fd)
+    # The worker outlives the task: close what is left (pipes a background child still holds),
+    # or every task would leak its read ends into the long-lived worker.
+    for fd in open_fds:
+        os.close(fd)
     os.close(pidfd)
     return counts
 
