@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from runq.hook import bashparse, programs, wildcard
+from runq.hook import bashparse, programs, quickparse, wildcard
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,10 +52,12 @@ def decide(command: str, patterns: Patterns | None = None,
            on_path: Callable[[str], bool] | None = None) -> Decision:
     if not command.strip():
         return skip("empty")
-    try:
-        shape = bashparse.parse(command)
-    except bashparse.ParserUnavailable:
-        return skip("no-parser")
+    shape = quickparse.parse(command)
+    if shape is None:
+        try:
+            shape = bashparse.parse(command)
+        except bashparse.ParserUnavailable:
+            return skip("no-parser")
     if shape.error:
         return skip("parse-error", shape)
     upper_comments = [comment.upper() for comment in shape.comments]
