@@ -8,10 +8,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from corpus import CORPUS  # noqa: E402
-from permission_table import ROWS  # noqa: E402
+from corpus import CORPUS
+from permission_table import ROWS
 
-from runq.hook import bashparse, quickparse  # noqa: E402
+from runq.hook import bashparse, quickparse
 
 EXTRA = [
     "pytest -q tests/ 2>&1 | tail -20", "make && make install", "cd a && cd b && make -j4", "cd a || make",
