@@ -42,6 +42,10 @@ class ShimSpec:
     log_cap: int
     caller_fds: tuple[int, int, int] | None = None  # `runq run`: the caller's own stdin, stdout, stderr
     merged: bool = False  # caller's stdout and stderr are one file: give the task one pipe for both
+    # The daemon's own umask (077) and raised fd limit are its private business: the task gets
+    # its caller's umask (`run`) or the daemon's original one, and the original soft fd limit.
+    umask: int | None = None
+    nofile: int | None = None
 
 
 class LogWriter:
@@ -209,13 +213,14 @@ def _receive_spec(sock: socket.socket) -> ShimSpec | None:
     caller = tuple(fds[:3]) if len(fds) >= 3 else None
     return ShimSpec(task_id=data["task_id"], argv=data["argv"], cwd=data["cwd"], env=data["env"],
                     log_path=data["log_path"], exit_path=data["exit_path"], log_cap=data["log_cap"],
-                    caller_fds=caller, merged=data["merged"])  # type: ignore[arg-type]
+                    caller_fds=caller, merged=data["merged"], umask=data.get("umask"),
+                    nofile=data.get("nofile"))  # type: ignore[arg-type]
 
 
 def encode_spec(spec: ShimSpec) -> bytes:
     body = fastjson.dumps({"task_id": spec.task_id, "argv": spec.argv, "cwd": spec.cwd, "env": spec.env,
                            "log_path": spec.log_path, "exit_path": spec.exit_path, "log_cap": spec.log_cap,
-                           "merged": spec.merged}).encode("utf-8", "surrogatepass")
+                           "merged": spec.merged, "umask": spec.umask, "nofile": spec.nofile}).encode("utf-8", "surrogatepass")
     return len(body).to_bytes(4, "big") + body
 
 
@@ -248,6 +253,7 @@ def _supervise(spec: ShimSpec, control_fd: int) -> dict:
         _close_unspawned(pipes, stdin_fd, spec)
         log.finish()
         return {"spawn_error": f"cannot enter working directory {spec.cwd}: {exc.strerror}", "end": time.time()}
+    inherited = _enter_task_limits(spec)
     try:
         # argv[0] is the shell's bare name, as when a caller runs `bash -c CMD` from PATH: bash
         # puts $0 in every message ("bash: line 1: x: command not found"), and runq's must match.
@@ -261,6 +267,8 @@ def _supervise(spec: ShimSpec, control_fd: int) -> dict:
         _close_unspawned(pipes, stdin_fd, spec)
         log.finish()
         return {"spawn_error": f"cannot execute {spec.argv[0]}: {exc.strerror}", "end": time.time()}
+    finally:
+        _leave_task_limits(inherited)
     os.write(control_fd, b"P %d\n" % pid)
     for _, write_end in pipes:
         os.close(write_end)
@@ -284,6 +292,34 @@ def _supervise(spec: ShimSpec, control_fd: int) -> dict:
     else:
         report["exit_code"] = os.WEXITSTATUS(status)
     return report
+
+
+def _enter_task_limits(spec: ShimSpec) -> tuple[int | None, int | None]:
+    """Give the worker the task's umask and soft fd limit for the spawn; return what to restore."""
+    umask = os.umask(spec.umask) if spec.umask is not None else None
+    nofile = None
+    if spec.nofile is not None:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if spec.nofile != soft:
+            try:
+                wanted = spec.nofile if hard == resource.RLIM_INFINITY else min(spec.nofile, hard)
+                resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+                nofile = soft
+            except (OSError, ValueError):
+                pass
+    return umask, nofile
+
+
+def _leave_task_limits(inherited: tuple[int | None, int | None]) -> None:
+    umask, nofile = inherited
+    if umask is not None:
+        os.umask(umask)
+    if nofile is not None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
 
 def _close_unspawned(pipes: list[tuple[int, int]], stdin_fd: int, spec: ShimSpec) -> None:
