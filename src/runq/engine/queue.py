@@ -42,6 +42,11 @@ class Queue:
         self.shims: dict[int, ShimHandle] = {}
         self.pool = processes.WorkerPool()
         self.caller_fds: dict[int, tuple[tuple[int, int, int], bool]] = {}
+        # The daemon runs under umask 077 with a raised fd limit; tasks must not inherit either:
+        # a `run` task gets its caller's umask, others the umask and soft limit the daemon started with.
+        self.caller_umask: dict[int, int] = {}
+        self.task_umask: int | None = None
+        self.task_nofile: int | None = None
         self.user_killed: set[int] = set()
         self.subscribers: set[Subscriber] = set()
         self.on_done: list[Callable[[Task, bool], None]] = []  # (task, final attempt)
@@ -139,6 +144,7 @@ class Queue:
             task_id=task.id, argv=[*self.shell, task.command], cwd=task.path, env=env,
             log_path=paths.task_log(self.root, task.id), exit_path=self.exit_path(task.id),
             log_cap=int(self.config.get("logs", "max_bytes")), caller_fds=fds, merged=merged,
+            umask=self.caller_umask.get(task.id, self.task_umask), nofile=self.task_nofile,
         )
         worker = self._assign(spec)
         self.shims[task.id] = worker
@@ -305,6 +311,7 @@ class Queue:
     def release_caller(self, task_id: int) -> None:
         """Close a `run` caller's stdio once its task is final, so its readers see EOF."""
         fds, _ = self.caller_fds.pop(task_id, ((), False))
+        self.caller_umask.pop(task_id, None)
         self.close_fds(fds)
 
     @staticmethod
