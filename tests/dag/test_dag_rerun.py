@@ -3,6 +3,7 @@ and Ctrl-C (SIGINT to `runq dag run`): cancel what was queued, kill what started
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -140,3 +141,33 @@ def test_ctrl_c_plain_mode_prints_the_summary(runq, tmp_path):
     assert "Interrupted: cancelling queued tasks" in out
     assert "CANCEL   queued" in out and "KILLED   slow" in out
     assert "Interrupted: 1 killed, 2 cancelled" in out
+
+
+def test_a_group_paused_by_a_failure_is_reported_and_ctrl_c_still_ends_the_run(runq, home, tmp_path):
+    (home / "config.toml").write_text((home / "config.toml").read_text() + "pause_group_on_failure = true\n")
+    path = write_dag(tmp_path, """
+[groups.line]
+parallel = 1
+
+[tasks.bad]
+cmd = "exit 1"
+group = "line"
+
+[tasks.next]
+cmd = "true"
+group = "line"
+""")
+    log = tmp_path / "out.txt"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "runq", "dag", "run", str(path)], stdout=out,
+                                   stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: "is paused after a failure" in log.read_text() or process.poll() is not None)
+        assert "group 'line' is paused after a failure" in log.read_text()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert re.search(r"^next\s+Cancelled", log.read_text(), re.MULTILINE)

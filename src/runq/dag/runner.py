@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass
 
 from runq.client.connection import Connection, connect
-from runq.dag.state import REMOVED, WAITING, RunState
+from runq.dag.state import FINISHED, REMOVED, WAITING, RunState
 from runq.dag.submit import cancel
 from runq.dag.view import LiveView, PlainView
-from runq.model import DONE
+from runq.model import DONE, SUCCESS
 
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -68,6 +68,7 @@ class Runner:
         self.kill_grace = kill_grace
         self.cancelling: Cancelling | None = None
         self.handled_interrupts = 0
+        self.paused_noted: set[str] = set()
 
     @property
     def interrupted(self) -> bool:
@@ -130,6 +131,20 @@ class Runner:
         elif self.fail_fast and self.state.first_failure is not None:
             self.view.note(f"--fail-fast: {self.state.first_failure} did not succeed; cancelling the rest")
             self.start_cancel("fail-fast")
+        elif event.kind == FINISHED and self.state.result_of(record["id"]) != SUCCESS:
+            self._note_paused_groups()
+
+    def _note_paused_groups(self) -> None:
+        # With daemon.pause_group_on_failure (or pause_all_on_failure) a failure pauses groups, and
+        # their queued tasks then wait for `runq start` instead of failing: say why nothing moves.
+        waiting = {str(self.state.records[i]["group"]) for i in self.state.waiting_ids() if "group" in self.state.records.get(i, {})}
+        if not waiting - self.paused_noted:
+            return
+        groups = self.conn.call("groups")["groups"]
+        for name in sorted(g for g in waiting - self.paused_noted if g in groups and groups[g]["status"] == "Paused"):
+            self.paused_noted.add(name)
+            self.view.note(f"group {name!r} is paused after a failure: its queued tasks wait until "
+                           f"`runq start --group {name}` (Ctrl-C cancels the run)")
 
     def _check_interrupts(self) -> None:
         if self.interrupts.count == self.handled_interrupts:
