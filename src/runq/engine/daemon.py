@@ -208,10 +208,12 @@ def _shell_argv(config: Config) -> list[str]:
     return [bash, "-c"] if bash else ["/bin/sh", "-c"]
 
 
-def _raise_fd_limit() -> None:
+def _raise_fd_limit() -> int:
+    """Raise the soft fd limit to the hard one; return the original soft limit (for the tasks)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return soft
 
 
 def _prepare_home(root: str) -> None:
@@ -265,12 +267,13 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"runq: a daemon is already running for {root}\n")
             return 1
         return 0
-    _raise_fd_limit()
-    os.umask(0o077)
+    task_nofile = _raise_fd_limit()
+    task_umask = os.umask(0o077)
     listener = _bind(root)
     with open(paths.pid_file(root), "w") as handle:
         handle.write(f"{os.getpid()}\n")
     daemon = Daemon(root, config)
+    daemon.queue.task_umask, daemon.queue.task_nofile = task_umask, task_nofile
     try:
         daemon.serve(listener)
     finally:
