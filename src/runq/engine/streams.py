@@ -114,6 +114,9 @@ def run(queue: Queue, conn: Connection, request: dict) -> None:
     queue_for_slot = request.get("group") is not None
     task.status, task.enqueued_at = QUEUED, time.time()
     queue.caller_fds[task.id] = (tuple(fds), request.get("stdio") == "same")  # type: ignore[assignment]
+    umask = request.get("umask")
+    if isinstance(umask, int) and not isinstance(umask, bool) and 0 <= umask <= 0o777:
+        queue.caller_umask[task.id] = umask  # the caller's, not the daemon's private 077
     conn.run_task = task.id
     detach = bool(request.get("detach"))
 
