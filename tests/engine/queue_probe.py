@@ -111,11 +111,11 @@ def daemon_pid(home: Path) -> int:
 def daemon_pids(home: Path) -> list[int]:
     """Live runq daemon processes serving this RUNQ_HOME.
 
-    Task supervisors are forks of the daemon with the same command line; they are told apart
-    by their parent being one of those processes.
+    Task supervisors are forks of the daemon, with its command line, that lead their own session
+    (and outlive a crashed daemon); the daemon itself never leads one.
     """
     marker = f"RUNQ_HOME={home}".encode()
-    parents: dict[int, int] = {}
+    found: dict[int, tuple[int, int]] = {}  # pid -> (parent, session)
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -129,8 +129,8 @@ def daemon_pids(home: Path) -> list[int]:
         except OSError:
             continue
         if marker in environ and b"runq.engine.daemon" in cmdline and fields[0] != b"Z":
-            parents[int(entry)] = int(fields[1])
-    return sorted(pid for pid, parent in parents.items() if parent not in parents)
+            found[int(entry)] = (int(fields[1]), int(fields[3]))
+    return sorted(pid for pid, (parent, session) in found.items() if session != pid and parent not in found)
 
 
 def kill_home_processes(home: Path) -> None:
