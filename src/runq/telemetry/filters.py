@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime
 
 from runq.errors import UsageError
 
@@ -117,6 +116,8 @@ def parse_limit(text: str | None, default: int) -> int:
 
 
 def _parse_datetime(text: str, option: str) -> float:
+    from datetime import datetime
+
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:

@@ -6,7 +6,6 @@ Never edit a released migration; append a new one.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Callable
@@ -156,6 +155,8 @@ CURRENT_VERSION = len(MIGRATIONS)
 def env_digest(env_json: str | None) -> bytes | None:
     if env_json is None:
         return None
+    import hashlib
+
     return hashlib.blake2b(env_json.encode("utf-8"), digest_size=16).digest()
 
 
