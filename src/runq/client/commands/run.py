@@ -65,7 +65,8 @@ def build_request(options: dict, command: list[str]) -> dict:
     cwd = options.get("cwd")
     cwd = os.path.realpath(cwd) if cwd else os.getcwd()
     request = {"cmd": "run", "command": command_string(command), "cwd": cwd, "env": dict(os.environ),
-               "stdio": "same" if _same_file(1, 2) else "split", "detach": bool(options.get("detach"))}
+               "stdio": "same" if _same_file(1, 2) else "split", "detach": bool(options.get("detach")),
+               "umask": _umask()}
     for key in ("group", "label", "origin", "session_id", "tool_use_id", "prompt_id", "agent_id"):
         if options.get(key) is not None:
             request[key] = options[key]
@@ -76,6 +77,13 @@ def build_request(options: dict, command: list[str]) -> dict:
             except ValueError:
                 raise _Usage(f"runq: --{key} needs a number, not {options[key]!r}") from None
     return request
+
+
+def _umask() -> int:
+    # The only way to read the umask is to set it; set it straight back (this process is single-threaded).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _same_file(a: int, b: int) -> bool:
