@@ -1,0 +1,49 @@
+"""What a `runq run` task inherits from its pooled supervisor, and what the supervisor keeps after it.
+
+Supervisors are long-lived workers reused task after task, so anything one task leaves behind
+in its worker (open pipes) or takes from the daemon instead of the caller (umask) shows up here.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+FASTPATH = [sys.executable, "-I", "-S", str(SRC / "runq" / "fastpath.py")]
+
+
+def run(command: str, cwd: Path, merged: bool = False, umask: int | None = None) -> subprocess.CompletedProcess:
+    def set_umask() -> None:
+        if umask is not None:
+            os.umask(umask)
+
+    return subprocess.run([*FASTPATH, "run", "--", command], cwd=cwd, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+                          timeout=60, preexec_fn=set_umask)
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_worker_closes_task_pipes_after_each_run(tmp_path: Path) -> None:
+    """Regression: pooled workers never closed a finished task's pipe read ends (2 fds per task)."""
+    worker = int(run("echo $PPID", tmp_path).stdout)
+    before = _open_fds(worker)
+    for _ in range(10):
+        assert run("echo out; echo err >&2", tmp_path).returncode == 0
+        assert run("echo out; echo err >&2", tmp_path, merged=True).returncode == 0
+        assert run("exit 3", tmp_path).returncode == 3
+    assert int(run("echo $PPID", tmp_path).stdout) == worker, "the pool handed out another worker"
+    assert _open_fds(worker) == before
+
+
+def test_task_gets_the_callers_umask(tmp_path: Path) -> None:
+    """Regression: run tasks got the daemon's private umask 077, so the files they made were 0600."""
+    started = run("true", tmp_path, umask=0o022)  # the daemon starts under one umask ...
+    assert started.returncode == 0
+    for umask, mode in ((0o022, b"644"), (0o002, b"664"), (0o077, b"600")):  # ... callers use others
+        result = run("umask; rm -f made; touch made; stat -c %a made", tmp_path, umask=umask)
+        assert result.stdout == b"%04o\n%s\n" % (umask, mode), result.stderr
