@@ -47,3 +47,18 @@ def test_task_gets_the_callers_umask(tmp_path: Path) -> None:
     for umask, mode in ((0o022, b"644"), (0o002, b"664"), (0o077, b"600")):  # ... callers use others
         result = run("umask; rm -f made; touch made; stat -c %a made", tmp_path, umask=umask)
         assert result.stdout == b"%04o\n%s\n" % (umask, mode), result.stderr
+
+
+def test_task_gets_the_soft_fd_limit_the_daemon_started_with(tmp_path: Path) -> None:
+    """Regression: the daemon raises its own soft fd limit to the hard one; tasks inherited that."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(soft, hard, 4096) - 7  # distinct from both limits wherever the test runs
+
+    def lower() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+
+    result = subprocess.run([*FASTPATH, "run", "--", "ulimit -Sn"], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                            capture_output=True, timeout=60, preexec_fn=lower)
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"%d\n" % lowered, b"")
