@@ -1,9 +1,17 @@
-"""End to end with the real Claude Code CLI: the hook changes nothing the model sees.
+"""Tests that drive the real Claude Code CLI (npm @anthropic-ai/claude-code) offline.
 
-A scripted Messages API makes `claude -p` call Bash with each command below, once without the
-hook and once after `runq hook install --project`. The tool_result Claude Code sends back must
-be identical for every command, and every command the hook wrapped must be a runq task that
-carries its Claude session id and tool_use id.
+A scripted Messages API on 127.0.0.1 (scripted_api.py) makes `claude -p` call Bash with chosen
+commands (claude_cli.py runs it). Two things are checked:
+
+- with `runq hook install --project`, every tool_result Claude Code sends back is the same as
+  without the hook, and every wrapped command is a runq task carrying its session and tool_use
+  ids; permission rules hold exactly as before;
+- tests/hook/permission_table.py, which the hook's permission logic is tested against, says
+  what this CLI really decides.
+
+The fixtures live here rather than in a conftest.py: a second `conftest` module would shadow
+tests/conftest.py for `from conftest import wait_until` elsewhere in the suite. Without the CLI
+these tests skip, except under CI (env CI set), where a missing CLI fails.
 """
 from __future__ import annotations
 
@@ -12,14 +20,59 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from claude_cli import run_claude, trust_workspace
+import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-sys.path.insert(0, str(SRC))
+sys.path.insert(0, str(Path(__file__).parents[1] / "hook"))
+sys.path.insert(0, str(Path(__file__).parents[2] / "src"))
+
+from claude_cli import find_claude, run_claude, trust_workspace
+from permission_table import ROWS, RULESETS
+from scripted_api import ScriptedApi, ToolResult
 
 from runq.hook import activity
+
+STUB = """#!/bin/sh
+# a stand-in program for e2e tests: reports its argv, writes to stderr, fails on request
+echo "$(basename "$0") $*"
+case "$*" in *--fail*) echo "$(basename "$0"): failing as asked" >&2; exit 3;; esac
+"""
+
+
+@pytest.fixture(scope="session")
+def claude_cli() -> str:
+    cli = find_claude()
+    if cli is None or not os.access(cli, os.X_OK):
+        message = ("Claude Code CLI not found: install it with `npm install --prefix .e2e-node --no-save "
+                   "@anthropic-ai/claude-code` or set RUNQ_E2E_CLAUDE")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return cli
+
+
+@pytest.fixture(scope="session")
+def scripted_api() -> Iterator[ScriptedApi]:
+    with ScriptedApi() as api:
+        yield api
+
+
+@pytest.fixture
+def stub_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A PATH directory with stub programs `mytool` and `tool2`, first on PATH."""
+    directory = tmp_path / "stubs"
+    directory.mkdir()
+    for name in ("mytool", "tool2"):
+        path = directory / name
+        path.write_text(STUB)
+        path.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{directory}{os.pathsep}{os.environ['PATH']}")
+    return directory
+
+
+# ---- the hook changes nothing the model sees ----------------------------------------------
 
 SETTINGS = {"permissions": {"allow": ["Bash"], "deny": ["Bash(mytool deploy:*)"]}}
 
@@ -152,3 +205,38 @@ def test_permission_rules_hold_with_the_hook(claude_cli: str, scripted_api, stub
     assert decisions["mytool other"] == ("wrap", None)
     assert decisions["mytool deploy --prod"][0] == "skip"
     assert decisions["mytool publish v1"][0] == "skip"
+
+
+# ---- the permission table is what Claude Code decides ---------------------------------------
+
+PROMPT_MARKERS = ("requires approval", "require approval", "needs approval", "was blocked",
+                  "can't be checked", "cannot be auto-allowed", "require explicit approval")
+
+
+def outcome(result: ToolResult) -> str:
+    text = result.content
+    if "has been denied" in text:
+        return "deny"
+    if "haven't granted it yet" in text:
+        return "ask"
+    if any(marker in text for marker in PROMPT_MARKERS):
+        return "prompt"
+    return "allow"
+
+
+@pytest.mark.parametrize("ruleset", sorted(RULESETS))
+def test_claude_code_decides_as_the_table_says(ruleset: str, claude_cli: str, scripted_api, stub_bin: Path,
+                                               tmp_path: Path) -> None:
+    home, project = tmp_path / "home", tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    (project / "sub").mkdir()
+    home.mkdir()
+    (project / ".claude" / "settings.json").write_text(json.dumps({"permissions": RULESETS[ruleset]}))
+    trust_workspace(home, project)
+    rows = [(command, expected) for name, command, expected in ROWS if name == ruleset]
+    results, completed = run_claude(claude_cli, scripted_api, project, home, [command for command, _ in rows])
+    assert len(results) == len(rows), completed.stdout[-3000:] + completed.stderr[-3000:]
+    seen = {result.command: outcome(result) for result in results}
+    mismatches = [(command, expected, seen[command], next(r.content for r in results if r.command == command))
+                  for command, expected in rows if seen[command] != expected]
+    assert not mismatches
