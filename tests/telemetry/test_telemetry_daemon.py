@@ -36,7 +36,7 @@ def test_history_survives_clean_and_reset(runq, daemon) -> None:  # type: ignore
     assert runq("clean").returncode == 0
 
     sleeper = add(runq, "--", "sleep 60")
-    wait_until(lambda: "Running" in runq("status").stdout)
+    wait_until(lambda: "Running" in json.loads(runq("status", "--json").stdout)["tasks"][str(sleeper)]["status"])
     assert runq("reset", "--force").returncode == 0
     wait_until(lambda: any(r["id"] == sleeper for r in history(runq)))
 
