@@ -80,6 +80,7 @@ class Daemon:
     def shutdown(self, policy: str) -> None:
         self.policy = policy
         self.draining = True
+        self.queue.holding = True  # a task started now would keep a `wait` or `kill` shutdown from ending
         if policy == "kill":
             for task in [t for t in self.queue.tasks.values() if t.status in ACTIVE]:
                 self.queue.kill(task, signal.SIGKILL)

@@ -53,6 +53,7 @@ class Queue:
         self.json_cache: dict[int, bytes] = {}
         self.env_json_cache: dict[str, str] = {}
         self.dirty = False
+        self.holding = False  # shutting down: queued tasks stay queued for the next daemon
         loop.idle_callbacks.append(self.schedule_if_dirty)
 
     # ---- persistence and notification -------------------------------------------------------
@@ -109,6 +110,8 @@ class Queue:
             self.failures_pending = False
             for task in scheduler.dependency_failures(self.index, self.tasks, self.groups):
                 self.finish_without_running(task, DEPENDENCY_FAILED)
+        if self.holding:
+            return
         for task in scheduler.startable(self.index, self.tasks, self.groups):
             self.start(task)
         self._arm_delay_timer()
