@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_filter_arguments(parser)
     parser.add_argument("--limit", "-n", metavar="N", help=f"at most N attempts (default {DEFAULT_LIMIT})")
     parser.add_argument("--json", "-j", action="store_true", help="print JSON records (without env; see show)")
-    actions = parser.add_subparsers(dest="history_action", metavar="ACTION")
+    actions = parser.add_subparsers(dest="history_action", metavar="[show | prune | export]")
     show = actions.add_parser("show", help="every attempt of one task, in full")
     show.add_argument("task_id", metavar="ID", help="task id")
     show.add_argument("--json", "-j", action="store_true", default=argparse.SUPPRESS)
@@ -120,9 +120,6 @@ def _export(path: str, args: argparse.Namespace) -> int:
     if args.format not in export.FORMATS:
         raise UsageError(f"runq: history export: --format must be one of {', '.join(export.FORMATS)}, "
                          f"not {args.format!r}")
-    for option in ("group", "label", "since", "until", "session", "origin", "command_glob", "result"):
-        if not hasattr(args, option):
-            setattr(args, option, None)
     filters = filters_from_args(args, time.time())
     db = open_for_reading(path)
     try:
