@@ -176,7 +176,7 @@ CORPUS: list[tuple[str, str]] = [
     ("pytest -q # run the suite", "wrap"),
     ("npm test -- --grep 'a b' && echo \"done: $(date +%Y)\"", "wrap"),
     # forced by a comment
-    ("ls -la # RUNQ-WRAP", "wrap"),
+    ("ls -l # RUNQ-WRAP", "wrap"),
     ("git status # runq-wrap", "wrap"),
     # read-only: listing, reading, searching, git queries, help and versions
     ("ls -la", "skip:read-only"),

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -96,8 +96,8 @@ def _files(root: Path) -> dict[str, bytes]:
     return found
 
 
-def _wrapped_entries() -> Iterator[str]:
-    return (command for command, expected in CORPUS if expected == "wrap")
+def _wrapped_entries() -> list[str]:
+    return [command for command, expected in CORPUS if expected == "wrap"]
 
 
 def test_wrapped_commands_behave_like_the_originals(daemon: Path, stub_path: str, template: Path,
@@ -107,17 +107,21 @@ def test_wrapped_commands_behave_like_the_originals(daemon: Path, stub_path: str
     env = {**os.environ, **GIT_ENV, "PATH": stub_path, "HOME": str(home), "LC_ALL": "C",
            # `time` reports timings; a fixed format keeps the two runs comparable
            "TIMEFORMAT": "time-report"}
-    work = tmp_path / "work"
-    differences = []
-    count = 0
-    for command in _wrapped_entries():
+
+    def compare(numbered: tuple[int, str]) -> tuple[str, tuple, tuple] | None:
+        # each entry gets its own directory; its two runs use the same path, one after the other
+        number, command = numbered
         decision = decide.decide(command)
         assert decision.action == decide.WRAP and decision.shape is not None, command
         wrapped = rewrite.wrap(command, decision.shape.wrap_start, IDS)
+        work = tmp_path / f"entry{number}" / "work"
         original = _run(command, work, template, env)
         through_runq = _run(wrapped, work, template, env)
-        count += 1
-        if original != through_runq:
-            differences.append((command, original[:3], through_runq[:3]))
-    assert count >= 75
+        shutil.rmtree(work.parent)
+        return None if original == through_runq else (command, original[:3], through_runq[:3])
+
+    entries = list(enumerate(_wrapped_entries()))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        differences = [found for found in pool.map(compare, entries) if found is not None]
+    assert len(entries) >= 75
     assert not differences, "\n".join(map(repr, differences))
