@@ -42,7 +42,12 @@ def decode(body: bytes) -> dict[str, Any]:
         text = body.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError as exc:
         raise ValueError(f"frame is not UTF-8: {exc.reason}") from None
-    value = fastjson.loads(text)
+    try:
+        value = fastjson.loads(text)
+    except RecursionError:
+        # `[[[[...` nested deeper than the interpreter's stack: a RuntimeError, not a ValueError,
+        # which the daemon would not answer (and would treat as an internal failure).
+        raise ValueError("frame nests too deeply") from None
     if not isinstance(value, dict):
         raise ValueError("frame is not a JSON object")
     return value
