@@ -15,6 +15,8 @@ def select(tasks: dict[int, Task], groups: dict, request: dict) -> tuple[list[Ta
     if request.get("all"):
         return sorted(tasks.values(), key=lambda t: t.id), []
     group = request.get("group") or DEFAULT_GROUP
+    if not isinstance(group, str):
+        raise RunqError("runq: request field 'group' must be a string")
     if group not in groups:
         raise RunqError(f"runq: group {group!r} does not exist (groups: {', '.join(sorted(groups))})")
     return [t for t in sorted(tasks.values(), key=lambda t: t.id) if t.group == group], []
