@@ -78,6 +78,10 @@ def _env(request: dict) -> dict[str, str]:
     env = request.get("env") or {}
     if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
         raise RunqError("runq: request field 'env' must map strings to strings")
+    for name, value in env.items():
+        # The kernel cannot pass these; posix_spawn would fail later, as an Errored task.
+        if not name or "=" in name or "\0" in name or "\0" in value:
+            raise RunqError(f"runq: environment variable {name!r} cannot be passed to a process (empty name, '=' or NUL)")
     return env
 
 
@@ -99,6 +103,8 @@ def build_task(queue: Queue, request: dict) -> Task:
     assert command is not None
     if not command.strip():
         raise RunqError("runq: the command is empty")
+    if "\0" in command:
+        raise RunqError("runq: the command contains a NUL byte, which no process argument can hold")
     cwd = _str(request, "cwd", required=True)
     assert cwd is not None
     if not os.path.isabs(cwd):
