@@ -37,6 +37,12 @@ def _isolated_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="rq"))
     home = root / "home"
     monkeypatch.setenv("RUNQ_HOME", str(home))
+    # No test may read or write the real user's dotfiles (~/.claude settings, XDG data).
+    user_home = root / "user"
+    user_home.mkdir()
+    monkeypatch.setenv("HOME", str(user_home))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("CLAUDE_PROJECT_DIR", raising=False)
     monkeypatch.delenv("RUNQ_CONFIG", raising=False)
     monkeypatch.setenv("PYTHONPATH", SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     yield home
