@@ -45,7 +45,6 @@ class View:
     title: str
     columns: tuple[Column, ...]
     statements: Callable[[Filters, int], list[Statement]]
-    limited: bool = False  # whether --limit applies
     shape: Callable[[list[list[tuple[Any, ...]]]], tuple[list[tuple[Any, ...]], int | None]] = field(
         default=lambda results: (results[0], None))
 
@@ -147,7 +146,7 @@ VIEWS: dict[str, View] = {view.name: view for view in (
         Column("id", "id", "int"), Column("attempt", "try", "int"), Column("ended_at", "ended", "time"),
         Column("result", "result"), Column("exit_code", "exit", "int"), Column("signal", "signal", "int"),
         Column("label", "label"), Column("command", "command"),
-    ), _failed, limited=True, shape=_rows_and_count),
+    ), _failed, shape=_rows_and_count),
     View("results", "Runs by result", (
         Column("result", "result"), Column("runs", "runs", "int"), Column("share", "share", "ratio"),
     ), _results),
@@ -155,12 +154,12 @@ VIEWS: dict[str, View] = {view.name: view for view in (
         Column("id", "id", "int"), Column("attempt", "try", "int"), Column("run_s", "run time", "seconds"),
         Column("ended_at", "ended", "time"), Column("result", "result"), Column("label", "label"),
         Column("command", "command"),
-    ), _slowest, limited=True),
+    ), _slowest),
     View("signatures", "Failure rate and time per command signature", (
         Column("signature", "signature"), Column("runs", "runs", "int"), Column("failed", "failed", "int"),
         Column("failure_rate", "fail rate", "ratio"), Column("total_s", "total", "seconds"),
         Column("avg_s", "avg", "seconds"), Column("max_s", "max", "seconds"),
-    ), _signatures, limited=True),
+    ), _signatures),
     View("wait", "Queue wait against run time, by group", (
         Column("group", "group"), Column("runs", "runs", "int"), Column("avg_wait_s", "avg wait", "seconds"),
         Column("max_wait_s", "max wait", "seconds"), Column("total_wait_s", "total wait", "seconds"),
@@ -171,5 +170,5 @@ VIEWS: dict[str, View] = {view.name: view for view in (
         Column("session_id", "session"), Column("runs", "runs", "int"), Column("failed", "failed", "int"),
         Column("total_run_s", "run time", "seconds"), Column("total_wait_s", "wait", "seconds"),
         Column("first_at", "first", "time"), Column("last_at", "last", "time"),
-    ), _sessions, limited=True),
+    ), _sessions),
 )}
