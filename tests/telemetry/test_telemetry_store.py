@@ -12,7 +12,7 @@ from runq import config as runq_config
 from runq.telemetry import schema
 from runq.telemetry.redact import REDACTED
 from runq.telemetry.schema import HistoryError
-from runq.telemetry.store import HistoryStore
+from runq.telemetry.store import TRIM_PER_RECORD, HistoryStore, connect_for_writing
 
 # Version 1 of the schema exactly as released: the migration test must start from this, not from
 # whatever migration 1 says today.
@@ -166,3 +166,20 @@ def test_migrating_from_version_1_keeps_every_row(db_path: str) -> None:
         assert new[5] == pytest.approx(1.0) and new[6] == pytest.approx(2.5)
         assert new[7] == old[29]
     assert rows(db_path, "SELECT count(*) FROM environments") == [(4,)]
+
+
+def test_a_cap_lowered_beyond_the_open_budget_is_reached_a_few_rows_per_record(db_path: str) -> None:
+    store = HistoryStore.open(db_path)
+    for task_id in range(1, 41):
+        store.record(record(id=task_id))
+    store.close()
+    config = runq_config.defaults()
+    config.values["history"]["max_rows"] = 4
+    # as if open's time budget ran out before the trim began
+    store = HistoryStore(connect_for_writing(db_path), db_path, config, max_rows=4)
+    store.record(record(id=41))
+    assert rows(db_path, "SELECT count(*) FROM attempts") == [(41 - TRIM_PER_RECORD,)]
+    for task_id in range(42, 47):
+        store.record(record(id=task_id))
+    store.close()
+    assert [r[0] for r in rows(db_path, "SELECT task_id FROM attempts ORDER BY id")] == [43, 44, 45, 46]

@@ -9,6 +9,7 @@ nothing; the error is still raised so the daemon can log it.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import deque
 
 from runq.telemetry import retention, schema
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from runq.config import Config
 
 BUSY_TIMEOUT_MS = 200
+TRIM_AT_OPEN_SECONDS = 2.0
+TRIM_PER_RECORD = 8  # old rows retired per new one: 1 keeps a full history at the cap, the rest catch up
 MAX_PENDING = 10_000
 INSERT_SQL = """
     INSERT INTO attempts (task_id, attempt, final, command, signature, cwd, group_name, label, label_prefix,
@@ -77,16 +80,20 @@ class HistoryStore:
             raise HistoryError(f"runq: history database {self.path}: {exc} "
                                f"({len(self.pending)} record(s) kept in memory for a retry)") from None
 
-    def trim(self) -> int:
-        """Delete the oldest rows beyond history.max_rows (0 = no cap); returns how many went."""
+    def trim(self, budget_seconds: float = TRIM_AT_OPEN_SECONDS) -> int:
+        """Delete the oldest rows beyond history.max_rows (0 = no cap), for at most `budget_seconds`;
+        returns how many went. A cap lowered by a lot (each row costs ~0.1 ms with its index entries)
+        is finished by `record`, a few rows per new row, rather than by a long pause here."""
         deleted = 0
-        while True:
+        deadline = time.monotonic() + budget_seconds
+        while time.monotonic() < deadline:
             with _transaction(self.db):
                 cutoff = self._cap_cutoff()
                 batch = retention.delete_through_id(self.db, cutoff) if cutoff is not None else 0
             deleted += batch
             if batch < retention.BATCH:
-                return deleted
+                break
+        return deleted
 
     def _cap_cutoff(self) -> int | None:
         # Row ids only grow, so the rows past the cap are those with id <= newest id - max_rows:
@@ -110,7 +117,7 @@ class HistoryStore:
                 else:
                     if self.max_rows > 0 and cursor.lastrowid is not None and cursor.lastrowid > self.max_rows:
                         # at the cap each insert retires the row it pushes out: constant work per record
-                        retention.delete_through_id(self.db, cursor.lastrowid - self.max_rows)
+                        retention.delete_through_id(self.db, cursor.lastrowid - self.max_rows, TRIM_PER_RECORD)
                 self.pending.popleft()
         if rejected is not None:
             raise sqlite3.IntegrityError(f"record rejected: {rejected}")
