@@ -32,7 +32,10 @@ def request_from(args: argparse.Namespace, command: list[str]) -> dict:
         command = command[1:]
     if not command:
         raise UsageError("runq: add needs a command, e.g. runq add -- make test")
-    cwd = os.path.realpath(args.working_directory) if args.working_directory else os.getcwd()
+    try:
+        cwd = os.path.realpath(args.working_directory) if args.working_directory else os.getcwd()
+    except OSError as exc:  # the shell's current directory was removed under it
+        raise UsageError(f"runq: cannot read the current directory ({exc.strerror}); pass -w DIR") from None
     request = {
         "command": command_string(command, args.escape), "cwd": cwd, "env": dict(os.environ),
         "group": args.group, "label": args.label, "after": args.after, "priority": args.priority,
