@@ -82,7 +82,7 @@ def _print_header(task: dict) -> None:
     result = detail.get("result") if isinstance(detail, dict) else None
     if isinstance(result, dict):
         result = " ".join(f"{k} ({v})" for k, v in result.items())
-    title = f"Task {task['id']}: {result or state}"
+    title = safe_text(f"Task {task['id']}: {result or state}", 300)  # a spawn error quotes the task's path
     err = sys.stderr
     err.write(f"─── {title} ───\n")
     err.write(f"Command: {safe_text(task['command'], 200)}\n")
