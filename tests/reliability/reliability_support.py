@@ -37,6 +37,23 @@ def rss_kb(pid: int) -> int:
     raise AssertionError(f"no VmRSS for pid {pid}")
 
 
+def worker_pids(home: Path) -> list[int]:
+    """The daemon's supervisor workers: its children running the daemon's own command line."""
+    parent = daemon_pid(home)
+    cmdline = Path(f"/proc/{parent}/cmdline").read_bytes()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            if int(stat[1]) == parent and Path(f"/proc/{entry}/cmdline").read_bytes() == cmdline:
+                found.append(int(entry))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
