@@ -55,11 +55,19 @@ class HistoryRecord:
     env: dict[str, str] | None
 
     @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> HistoryRecord:
+    def from_row(cls, row: tuple[Any, ...], envs: dict[str, dict[str, str]] | None = None) -> HistoryRecord:
+        """`envs`: parsed environments by their JSON text; rows share a few environments, so an
+        export parses each once."""
         values = list(row)
         values[2] = bool(values[2])
         values[16] = json.loads(values[16]) if values[16] else []
-        values[-1] = json.loads(values[-1]) if values[-1] else None
+        env_text = values[-1]
+        if env_text is None:
+            values[-1] = None
+        elif envs is not None:
+            values[-1] = envs.get(env_text) or envs.setdefault(env_text, json.loads(env_text))
+        else:
+            values[-1] = json.loads(env_text)
         return cls(*values)
 
     @property
@@ -68,7 +76,7 @@ class HistoryRecord:
 
     def to_dict(self, with_env: bool = True) -> dict[str, Any]:
         """JSON shape: the log path only while the log file exists (null once it is cleaned)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {name: getattr(self, name) for name in FIELD_NAMES}
         data["log_path"] = self.log_path if self.log_exists else None
         if not with_env:
             del data["env"]
@@ -89,8 +97,11 @@ def list_records(db: sqlite3.Connection, filters: Filters, limit: int | None, ne
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
+    envs: dict[str, dict[str, str]] = {}
     for row in db.execute(sql, params):
-        yield HistoryRecord.from_row(row)
+        if len(envs) > 1024:
+            envs.clear()
+        yield HistoryRecord.from_row(row, envs)
 
 
 def task_records(db: sqlite3.Connection, task_id: int) -> list[HistoryRecord]:
