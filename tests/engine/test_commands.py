@@ -28,7 +28,11 @@ from runq.client.connection import connect  # noqa: E402
 
 
 def log_of(home: Path, task_id: int) -> str:
-    return (home / "task_logs" / f"{task_id}.log").read_text()
+    """The task's log so far ("" before its supervisor has created it)."""
+    try:
+        return (home / "task_logs" / f"{task_id}.log").read_text()
+    except FileNotFoundError:
+        return ""
 
 
 def process_state(pid: int) -> str:
@@ -327,9 +331,9 @@ def test_kill_is_sigkill_to_the_whole_process_group(runq, home: Path) -> None:  
 
 
 @pytest.mark.parametrize("spelling", ["sigterm", "term", "15", "TERM"])
-def test_kill_with_a_signal_lets_the_task_handle_it(runq, spelling: str) -> None:  # type: ignore[no-untyped-def]
-    trapped = add(runq, "trap 'exit 7' TERM; sleep 60 & wait")
-    wait_until(lambda: task(trapped)["pgid"])
+def test_kill_with_a_signal_lets_the_task_handle_it(runq, home: Path, spelling: str) -> None:  # type: ignore[no-untyped-def]
+    trapped = add(runq, "trap 'exit 7' TERM; echo ready; sleep 60 & wait")
+    wait_until(lambda: log_of(home, trapped) == "ready\n")  # the trap is set
     ok(runq, "kill", "-s", spelling, str(trapped))
     record = wait_done(trapped)[trapped]
     assert (record["result"], record["exit_code"]) == ("Failed", 7)
@@ -501,6 +505,40 @@ def test_follow_streams_a_running_task_until_it_ends(runq, tmp_path: Path) -> No
     finally:
         follower.kill()
     assert rest == "two\n" and follower.returncode == 0
+
+
+# ---- shell and callbacks -------------------------------------------------------------------------
+
+def test_the_shell_is_configurable(runq, home: Path) -> None:  # type: ignore[no-untyped-def]
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[daemon]\nshell = ["sh", "-c"]\n')
+    add(runq, 'echo "${BASH_VERSION:-not bash}"')
+    wait_done(0)
+    assert log_of(home, 0) == "not bash\n"
+
+
+def test_callback_values_cannot_inject_shell_code(runq, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sentinel, pwned = tmp_path / "callbacks", tmp_path / "pwned"
+    home.mkdir(parents=True, exist_ok=True)
+    template = "echo '{{id}}|{{label}}' >> SENTINEL; echo \"{{command}}\" >> SENTINEL".replace("SENTINEL", str(sentinel))
+    (home / "config.toml").write_text(f"[daemon]\ncallback = {json.dumps(template)}\n")  # a JSON string is a TOML string
+    label = f"x'; touch {pwned}; echo '"
+    command = f"echo '$(touch {pwned})' '`touch {pwned}`' '\"; touch {pwned}; \"'"  # harmless as the task runs it
+    add(runq, command, options=("-l", label))
+    wait_done(0)
+    wait_until(lambda: sentinel.exists() and len(sentinel.read_text().splitlines()) == 2)
+    assert sentinel.read_text().splitlines() == [f"0|{label}", command]
+    assert not pwned.exists()
+
+
+def test_a_failing_callback_never_stops_the_queue(runq, home: Path) -> None:  # type: ignore[no-untyped-def]
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[daemon]\ncallback = "exit 3; {{id}}"\n')
+    for _ in range(3):
+        add(runq, "true")
+    done = wait_done(0, 1, 2)
+    assert [done[i]["result"] for i in (0, 1, 2)] == ["Success"] * 3
+    assert ok(runq, "status").returncode == 0
 
 
 # ---- bad input: one line, non-zero, nothing changed ----------------------------------------------

@@ -336,7 +336,7 @@ def test_average_runtime_by_label_prefix(bash: Bash, daemon: Path) -> None:
         {"prefix": "test", "avg_s": (seconds[2] + seconds[3] + seconds[4]) / 3, "count": 3},
         {"prefix": "train", "avg_s": (seconds[0] + seconds[1]) / 2, "count": 2},
     ]
-    assert 1 <= seconds[0] <= 2 and 2 <= seconds[1] <= 3 and seconds[4] == 0
+    assert seconds[0] >= 1 and seconds[1] >= 2 and seconds[4] == 0  # sleeps cannot be shorter
     # Every timestamp runq writes parses the recipe's way.
     parsed = jq_json('[.tasks[] | .created_at, .start, .end, (.status.Done | .enqueued_at, .start, .end)'
                      ' | split(".")[0] | fromdate]', bash("runq status --json").stdout)
