@@ -54,6 +54,9 @@ class Queue:
         self.env_json_cache: dict[str, str] = {}
         self.dirty = False
         self.holding = False  # shutting down: queued tasks stay queued for the next daemon
+        # Ends reported over a worker's channel whose saving failed (a full disk, where the exit
+        # file may be missing too): resync records them from here once writes work again.
+        self.unsaved_ends: dict[int, dict] = {}
         loop.idle_callbacks.append(self.schedule_if_dirty)
 
     # ---- persistence and notification -------------------------------------------------------
@@ -192,6 +195,7 @@ class Queue:
                 self._retire(worker)
             task = self.tasks.get(task_id)
             if task is not None and task.status in ACTIVE:
+                self.unsaved_ends[task_id] = report
                 self.finish(task, report)
         if not alive:
             self._retire(worker)
@@ -269,6 +273,7 @@ class Queue:
         # Only now that the end is durable may the worker's exit file go: if the save failed
         # (a full disk), the next reconcile finds the file and records the end again.
         _unlink(self.exit_path(task.id))
+        self.unsaved_ends.pop(task.id, None)
         self.notify(task, previous)
         if not retry:
             self._pause_on_failure(task)
@@ -443,7 +448,7 @@ class Queue:
         for task in list(self.index.active.values()):
             if task.status not in ACTIVE or task.id in self.shims:
                 continue
-            report = processes.read_exit_file(self.exit_path(task.id))
+            report = self.unsaved_ends.get(task.id) or processes.read_exit_file(self.exit_path(task.id))
             handle = None
             if report is None and task.shim_pid:
                 handle = processes.adopt_shim(task.shim_pid, task.shim_start, task.id)
