@@ -1,0 +1,147 @@
+"""RUNQ_HOME on a full filesystem: a task whose output fills it ends with a clear result, the
+daemon stays up, state.db stays consistent, and everything works again once space is freed.
+
+The filesystem is a real 8 MB tmpfs mounted by the test (root only), so ENOSPC comes from the
+kernel, for the log, the exit file, SQLite's WAL and history.db alike.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_until
+from reliability_support import add, alive, call, daemon_pid, history_rows, integrity, tasks
+
+
+def _kill_processes_of(home: Path) -> None:
+    """SIGKILL the daemon, its workers and tasks of this home, and wait until they are gone."""
+    marker = f"RUNQ_HOME={home}".encode()
+    killed = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in environ:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed.append(int(entry))
+            except ProcessLookupError:
+                pass
+    wait_until(lambda: not any(alive(pid) for pid in killed))
+
+
+@pytest.fixture
+def small_disk(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mount = Path(tempfile.mkdtemp(prefix="rqfd", dir="/tmp"))  # short: the socket path must fit
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(mount)], check=True)
+    home = mount / "home"
+    monkeypatch.setenv("RUNQ_HOME", str(home))
+    try:
+        yield home
+    finally:
+        _kill_processes_of(home)  # the shared teardown only knows the test's original home
+        if subprocess.run(["umount", str(mount)]).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount)], check=True)
+        shutil.rmtree(mount, ignore_errors=True)
+
+
+def test_output_filling_the_disk_ends_clearly_and_runq_recovers_when_space_is_freed(runq, small_disk: Path) -> None:
+    home = small_disk
+    assert runq("group").returncode == 0
+    pid = daemon_pid(home)
+    before = add(home, "echo before")
+    assert runq("wait", str(before)).returncode == 0
+
+    # 20 MB of output into an 8 MB filesystem (the default log cap is 64 MiB).
+    filler = add(home, "head -c 20M /dev/zero; echo written-all >&2")
+    wait = runq("wait", str(filler), timeout=60)
+    assert wait.returncode == 0, wait.stderr
+    task = tasks(home)[filler]
+    assert (task["status"], task["result"], task["exit_code"]) == ("Done", "Success", 0)
+    assert "No space left on device" in (task["spawn_error"] or ""), task
+    assert task["stdout_bytes"] == 20 * 1024 * 1024
+    assert shutil.disk_usage(home).free < 64 * 1024
+    assert call(home, "ping")["pid"] == pid
+
+    # While the disk is full, requests fail with one clear line, never a traceback or a hang.
+    refused = runq("add", "--", "echo while-full")
+    assert "Traceback" not in refused.stderr
+    if refused.returncode != 0:
+        assert refused.stderr.strip().count("\n") == 0 and "full" in refused.stderr, refused.stderr
+    assert runq("status").returncode == 0
+    assert integrity(home / "state.db") == "ok"
+
+    # Free the space (the log of the task that filled it) and everything works again.
+    (home / "task_logs" / f"{filler}.log").unlink()
+    after = add(home, "echo after")
+    assert runq("wait", "-a", timeout=60).returncode == 0
+    final = tasks(home)
+    assert final[after]["result"] == "Success"
+    assert (home / "task_logs" / f"{after}.log").read_text() == "after\n"
+    assert {final[i]["result"] for i in final} == {"Success"}
+    assert call(home, "ping")["pid"] == pid
+    assert integrity(home / "state.db") == "ok"
+    assert integrity(home / "history.db") == "ok"
+    recorded = {row["task_id"] for row in history_rows(home)}
+    assert {before, after} <= recorded
+
+
+def test_state_write_failing_on_a_full_disk_does_not_lose_a_task_end(runq, small_disk: Path, tmp_path: Path) -> None:
+    """The end arrives while nothing can be saved (not even the exit file): the daemon must keep
+    the report and record it once space is back, not leave the task Running forever."""
+    home = small_disk
+    assert runq("group").returncode == 0
+    pid = daemon_pid(home)
+    ballast = home / "ballast"
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    task_id = add(home, f'while [ ! -e "{gate}/go" ]; do sleep 0.05; done; exit 3')
+    pgid = wait_until(lambda: tasks(home)[task_id]["status"] == "Running" and tasks(home)[task_id]["pgid"])
+    # Fill the disk to the last byte, then let the task end.
+    _fill(ballast)
+    (gate / "go").touch()
+    wait_until(lambda: not _task_process_alive(pgid))
+    assert call(home, "ping")["pid"] == pid
+    ballast.unlink()
+    # Freed: the recorded end appears without any client action on the task.
+    wait_until(lambda: tasks(home)[task_id]["status"] == "Done", timeout=30)
+    task = tasks(home)[task_id]
+    assert (task["result"], task["exit_code"]) == ("Failed", 3)
+    assert integrity(home / "state.db") == "ok"
+    # And the queue still runs tasks.
+    assert runq("wait", str(add(home, "true"))).returncode == 0
+
+
+def _fill(path: Path) -> None:
+    """Write zeros until the filesystem refuses even one more byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 65536, 4096, 1):
+            block = b"\0" * size
+            try:
+                while True:
+                    os.write(fd, block)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def _task_process_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
