@@ -291,9 +291,11 @@ def pause(queue: Queue, conn: Connection, request: dict) -> dict:
     ids = _ids(request)
     if ids:
         found, missing = select(queue.tasks, queue.groups, {"ids": ids})
-        for task in found:
+        running = [t for t in found if t.status == RUNNING]  # as pueue: only running tasks pause
+        refused = missing + [t.id for t in found if t.status != RUNNING]
+        for task in running:
             queue.pause_task(task)
-        return compile_message("Tasks are being paused", [t.id for t in found], missing)
+        return compile_message("Tasks are being paused", [t.id for t in running], refused)
     names = _group_targets(queue, request)
     for name in names:
         queue.groups[name].status = GROUP_PAUSED
