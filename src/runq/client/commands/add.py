@@ -19,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-s", "--stashed", action="store_true", help="add it stashed (start it with `enqueue`)")
     parser.add_argument("-d", "--delay", help="stash it until then (seconds, 30s, 5m, 2h, or an ISO date-time)")
     parser.add_argument("-g", "--group", default=None, help="the group (default: default)")
-    parser.add_argument("-a", "--after", nargs="+", type=int, default=[], metavar="ID", help="start only after these tasks succeeded")
+    parser.add_argument("-a", "--after", nargs="+", action="extend", type=int, default=[], metavar="ID", help="start only after these tasks succeeded")
     parser.add_argument("-o", "--priority", type=int, default=0, help="higher starts first")
     parser.add_argument("-l", "--label", help="free text shown in status")
     parser.add_argument("-p", "--print-task-id", action="store_true", help="print only the new id")
