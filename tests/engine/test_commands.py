@@ -208,6 +208,13 @@ def test_dependents_in_a_paused_group_are_left_queued(runq) -> None:  # type: ig
     assert task(dependent)["status"] == "Queued"
 
 
+def test_repeated_after_options_accumulate(runq) -> None:  # type: ignore[no-untyped-def]
+    """Regression: argparse kept only the last `-a` list, silently dropping dependencies."""
+    first, second, third = (add(runq, "true", options=("--stashed",)) for _ in range(3))
+    dependent = add(runq, "true", options=("--stashed", "-a", str(first), "-a", str(second), str(third)))
+    assert task(dependent)["dependencies"] == [first, second, third]
+
+
 def test_a_dependency_is_removed_only_with_its_unfinished_dependants(runq) -> None:  # type: ignore[no-untyped-def]
     dependency = add(runq, "true", options=("--stashed",))
     dependent = add(runq, "true", options=("--after", str(dependency)))
@@ -316,6 +323,12 @@ def test_pause_and_start_one_task(runq) -> None:  # type: ignore[no-untyped-def]
     assert groups()["g"]["status"] == "Running"
     ok(runq, "start", str(first))
     assert results(first, second) == ["Running", "Running"]
+    ok(runq, "kill", str(second))
+    wait_done(second)
+    # Regression: pausing a task that is not running was reported as done.
+    assert one_error_line(runq("pause", str(second))) == f"The command failed for tasks: {second}"
+    partial = ok(runq, "pause", str(first), str(second))
+    assert partial.stdout == f"Tasks are being paused: {first}\nThe command failed for tasks: {second}\n"
 
 
 # ---- kill ----------------------------------------------------------------------------------------
