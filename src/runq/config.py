@@ -4,7 +4,6 @@ Keys are declared once in SCHEMA with their type and default; README's config se
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from runq import paths

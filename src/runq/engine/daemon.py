@@ -14,7 +14,6 @@ import signal
 import socket
 import struct
 import sys
-import time
 import traceback
 
 from runq import paths

@@ -9,7 +9,7 @@ import signal
 import time
 
 from runq.engine import pueue_json
-from runq.engine.handlers import _group_name, _ids, _number, _str, build_task, handler
+from runq.engine.handlers import _group_name, _ids, _str, build_task, handler
 from runq.engine.loop import Connection
 from runq.engine.queue import Queue
 from runq.engine.selection import select

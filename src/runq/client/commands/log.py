@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             out[str(task_id)] = {"task": task, "output": output}
         sys.stdout.write(json.dumps(out, ensure_ascii=False, separators=(",", ":")) + "\n")
         return 0
-    for task_id, task, state in reply["tasks"]:
+    for _, task, state in reply["tasks"]:
         if state in ("Queued", "Stashed", "Locked"):
             continue
         _print_header(task)
