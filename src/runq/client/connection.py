@@ -67,8 +67,8 @@ class Connection:
                 have += got
             self._buffer = b""
             return bytes(data)
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
+        head, self._buffer = self._buffer[:size], self._buffer[size:]
+        return head
 
     def has_buffered(self) -> bool:
         return bool(self._buffer)

@@ -6,6 +6,7 @@ and `run` clients the moment a task changes.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -459,7 +460,7 @@ class Queue:
                 if task.timeout and task.start:
                     attempt = task.attempt
                     left = task.start + task.timeout - time.time()
-                    self.loop.call_at(time.monotonic() + max(0.0, left), lambda t=task.id, a=attempt: self.time_out(t, a))
+                    self.loop.call_at(time.monotonic() + max(0.0, left), functools.partial(self.time_out, task.id, attempt))
                 continue
             if report is None:
                 # Last look: the shim may have finished between the two checks above.

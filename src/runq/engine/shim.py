@@ -210,11 +210,11 @@ def _receive_spec(sock: socket.socket) -> ShimSpec | None:
     data = fastjson.loads(body.decode("utf-8", "surrogatepass"))
     for fd in fds:
         os.set_inheritable(fd, False)  # the task gets dup2'd copies on 0-2, never these numbers
-    caller = tuple(fds[:3]) if len(fds) >= 3 else None
+    caller = (fds[0], fds[1], fds[2]) if len(fds) >= 3 else None
     return ShimSpec(task_id=data["task_id"], argv=data["argv"], cwd=data["cwd"], env=data["env"],
                     log_path=data["log_path"], exit_path=data["exit_path"], log_cap=data["log_cap"],
                     caller_fds=caller, merged=data["merged"], umask=data.get("umask"),
-                    nofile=data.get("nofile"))  # type: ignore[arg-type]
+                    nofile=data.get("nofile"))
 
 
 def encode_spec(spec: ShimSpec) -> bytes:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 try:
     import _json
 except ImportError:  # pragma: no cover - every CPython we support has it
-    _json = None
+    _json = None  # type: ignore[assignment]
 
 
 class _ScannerContext:
@@ -35,7 +35,7 @@ def _refuse(obj: Any) -> Any:
 
 
 if _json is not None:
-    _scan = _json.make_scanner(_ScannerContext())
+    _scan = _json.make_scanner(_ScannerContext())  # type: ignore[arg-type]
     _encode = _json.make_encoder(
         None, _refuse, _json.encode_basestring, None, ":", ",", False, False, False
     )
