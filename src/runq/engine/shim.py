@@ -269,7 +269,12 @@ def _supervise(spec: ShimSpec, control_fd: int) -> dict:
         return {"spawn_error": f"cannot execute {spec.argv[0]}: {exc.strerror}", "end": time.time()}
     finally:
         _leave_task_limits(inherited)
-    os.write(control_fd, b"P %d\n" % pid)
+    try:
+        os.write(control_fd, b"P %d\n" % pid)
+    except OSError:
+        # The daemon died between the spawn and now. The task runs all the same: keep pumping
+        # its output and record its end (the next daemon finds the pid through /proc).
+        pass
     for _, write_end in pipes:
         os.close(write_end)
     if not spec.caller_fds:
