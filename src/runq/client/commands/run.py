@@ -24,6 +24,7 @@ VALUE_FLAGS = {"-w": "cwd", "--working-directory": "cwd", "-g": "group", "--grou
                "--agent-id": "agent_id", "-o": "priority", "--priority": "priority"}
 BOOL_FLAGS = {"--detach": "detach", "-v": "verbose", "--verbose": "verbose", "--footer": "verbose"}
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP")
+REATTACH_TRIES = 20  # reconnects after the daemon vanished mid-run (about 2 s of back-off in all)
 
 
 class _Usage(Exception):
@@ -165,16 +166,31 @@ def _await_end(conn, verbose: bool) -> int:  # type: ignore[no-untyped-def]
 
 
 def _reattach(task_id: int) -> dict:
-    """The daemon went away mid-run: the task keeps running; wait for it through the next daemon."""
-    from runq.client.connection import connect
+    """The daemon went away mid-run: the task keeps running; wait for it through the next daemon.
 
-    conn = connect()
-    _forward_signals(conn)
-    for reply in conn.stream("wait", ids=[task_id], target="done"):
-        if reply.get("done"):
-            task = reply["tasks"][0]
-            return {"done": True, "id": task_id, "result": task["result"], "exit_code": task["exit_code"],
-                    "signal": task["signal"], "timed_out": task["timed_out"], "error": task["spawn_error"]}
+    The dying daemon's listening socket can outlive the connection we just lost (a killed
+    process's sockets are released in no fixed order), so the first reconnect may be accepted
+    and then dropped unanswered: such a connection is retried, and the retry starts a new daemon.
+    """
+    import time
+
+    from runq.client.connection import connect
+    from runq.errors import DaemonUnreachable
+
+    for attempt in range(REATTACH_TRIES):
+        conn = connect()
+        _forward_signals(conn)
+        try:
+            for reply in conn.stream("wait", ids=[task_id], target="done"):
+                if reply.get("done"):
+                    task = reply["tasks"][0]
+                    return {"done": True, "id": task_id, "result": task["result"], "exit_code": task["exit_code"],
+                            "signal": task["signal"], "timed_out": task["timed_out"], "error": task["spawn_error"]}
+        except (DaemonUnreachable, OSError):
+            conn.close()
+            if attempt == REATTACH_TRIES - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
     raise OSError(f"task {task_id} vanished")
 
 
