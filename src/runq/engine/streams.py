@@ -160,6 +160,7 @@ def signal_running(queue: Queue, conn: Connection, request: dict) -> None:
     if task.status in ACTIVE:
         queue.kill(task, sig)
     elif task.status != DONE and sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        task.signal = sig  # so the caller exits 128+N (130 for Ctrl-C), as if it had reached the task
         queue.finish_without_running(task, KILLED)
 
 
