@@ -153,8 +153,12 @@ def _start_daemon_and_connect(root: str, path: str) -> _socket.socket:
 
 
 def spawn_daemon(root: str) -> None:
-    os.makedirs(root, mode=0o700, exist_ok=True)
-    log_fd = os.open(paths.daemon_log(root), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        log_fd = os.open(paths.daemon_log(root), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise DaemonUnreachable(f"runq: cannot use {root} as runq's home: {exc.strerror} "
+                                "(point RUNQ_HOME at a directory you can write)") from None
     null_fd = os.open(os.devnull, os.O_RDONLY)
     env = dict(os.environ)
     env["RUNQ_HOME"] = root
