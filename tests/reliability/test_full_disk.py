@@ -6,9 +6,11 @@ kernel, for the log, the exit file, SQLite's WAL and history.db alike.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -94,8 +96,8 @@ def test_output_filling_the_disk_ends_clearly_and_runq_recovers_when_space_is_fr
     assert call(home, "ping")["pid"] == pid
     assert integrity(home / "state.db") == "ok"
     assert integrity(home / "history.db") == "ok"
-    recorded = {row["task_id"] for row in history_rows(home)}
-    assert {before, after} <= recorded
+    recorded = sorted(row["task_id"] for row in history_rows(home))
+    assert {before, after} <= set(recorded)
 
 
 def test_state_write_failing_on_a_full_disk_does_not_lose_a_task_end(runq, small_disk: Path, tmp_path: Path) -> None:
@@ -115,13 +117,23 @@ def test_state_write_failing_on_a_full_disk_does_not_lose_a_task_end(runq, small
     wait_until(lambda: not _task_process_alive(pgid))
     assert call(home, "ping")["pid"] == pid
     ballast.unlink()
-    # Freed: the recorded end appears without any client action on the task.
-    wait_until(lambda: tasks(home)[task_id]["status"] == "Done", timeout=30)
+    # Freed: the end is saved (in state.db itself, not only in the daemon's memory) and recorded
+    # in the history, without any client action on the task.
+    wait_until(lambda: _durable_status(home, task_id) == "Done", timeout=30)
     task = tasks(home)[task_id]
     assert (task["result"], task["exit_code"]) == ("Failed", 3)
+    wait_until(lambda: [row["task_id"] for row in history_rows(home)] == [task_id])
     assert integrity(home / "state.db") == "ok"
     # And the queue still runs tasks.
     assert runq("wait", str(add(home, "true"))).returncode == 0
+
+
+def _durable_status(home: Path, task_id: int) -> str:
+    db = sqlite3.connect(f"file:{home / 'state.db'}?mode=ro", uri=True)
+    try:
+        return json.loads(db.execute("SELECT data FROM tasks WHERE id = ?", (task_id,)).fetchone()[0])["status"]
+    finally:
+        db.close()
 
 
 def _fill(path: Path) -> None:
@@ -145,3 +157,15 @@ def _task_process_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@pytest.mark.xfail(strict=True, reason="telemetry bug: HistoryStore._flush pops a pending record before its COMMIT, "
+                                       "so a COMMIT that fails on a full disk loses the record (src/runq/telemetry/store.py)")
+def test_history_keeps_the_record_of_a_task_that_ended_on_a_full_disk(runq, small_disk: Path) -> None:
+    home = small_disk
+    assert runq("group").returncode == 0
+    filler = add(home, "head -c 20M /dev/zero")
+    assert runq("wait", str(filler), timeout=60).returncode == 0
+    (home / "task_logs" / f"{filler}.log").unlink()
+    assert runq("wait", str(add(home, "true")), timeout=60).returncode == 0
+    assert filler in {row["task_id"] for row in history_rows(home)}
