@@ -259,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     # reports the config error at once instead of waiting for a socket that never comes.
     if background and os.fork() != 0:
         os._exit(0)
+    if background:
+        # Drop whatever inheritable fds the auto-starting client had (a make jobserver pipe, a
+        # harness's status pipe): held here, they would never reach EOF for their readers.
+        os.closerange(3, 1 << 20)
     lock_fd = os.open(paths.lock_file(root), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
