@@ -62,3 +62,28 @@ def test_task_gets_the_soft_fd_limit_the_daemon_started_with(tmp_path: Path) -> 
     result = subprocess.run([*FASTPATH, "run", "--", "ulimit -Sn"], cwd=tmp_path, stdin=subprocess.DEVNULL,
                             capture_output=True, timeout=60, preexec_fn=lower)
     assert (result.returncode, result.stdout, result.stderr) == (0, b"%d\n" % lowered, b"")
+
+
+def test_autostarted_daemon_does_not_keep_the_callers_other_fds(tmp_path: Path) -> None:
+    """Regression: the daemon a `runq run` starts inherited every inheritable fd of that caller
+    (a make jobserver pipe, a harness's status pipe) and held it open forever, so the caller's
+    own readers never saw EOF."""
+    from conftest import wait_until
+
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    try:
+        result = subprocess.run([*FASTPATH, "run", "--", "true"], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                                capture_output=True, timeout=60, pass_fds=[write_end])
+        assert result.returncode == 0, result.stderr
+        os.close(write_end)
+
+        def at_eof() -> bool:
+            try:
+                return os.read(read_end, 1) == b""
+            except BlockingIOError:
+                return False
+
+        wait_until(at_eof, timeout=10)
+    finally:
+        os.close(read_end)
