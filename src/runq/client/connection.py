@@ -40,14 +40,20 @@ class Connection:
 
     def send(self, message: dict, fds: list[int] | None = None) -> None:
         data = wire.encode(message)
-        if fds:
-            # Native ints, as SCM_RIGHTS wants them, without importing `array` (2 ms on the hot path).
-            payload = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
-            ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, payload)]
-            sent = self.sock.sendmsg([data], ancillary)
-            data = data[sent:]
-        if data:
-            self.sock.sendall(data)
+        try:
+            if fds:
+                # Native ints, as SCM_RIGHTS wants them, without importing `array` (2 ms on the hot path).
+                payload = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+                ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, payload)]
+                sent = self.sock.sendmsg([data], ancillary)
+                data = data[sent:]
+            if data:
+                self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The daemon may answer and hang up before reading a word (it refuses another user's
+            # connection at once): its reason is waiting to be read, and says more than EPIPE.
+            self.receive()
+            raise DaemonUnreachable("runq: the daemon closed the connection (did it stop or crash?)") from None
 
     def _read_exact(self, size: int) -> bytes:
         if len(self._buffer) < size:
