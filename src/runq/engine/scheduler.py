@@ -36,6 +36,9 @@ def startable(index: TaskIndex, tasks: dict[int, Task], groups: dict[str, Group]
     counts = active_counts(index.active)
     open_groups = {name for name, group in groups.items() if _has_room(group, counts.get(name, 0))}
     candidates = [((-t.priority, t.id), t) for t in index.queued.values() if t.group in open_groups]
+    # Only groups with candidates keep the loop going: an idle open group (say `default` while a
+    # batch drains elsewhere) would otherwise make every call pop the whole heap.
+    open_groups &= {task.group for _, task in candidates}
     # A heap, not a sort: usually only a slot or two is free while many tasks wait.
     heapq.heapify(candidates)
     chosen = []
