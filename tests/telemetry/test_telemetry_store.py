@@ -183,3 +183,50 @@ def test_a_cap_lowered_beyond_the_open_budget_is_reached_a_few_rows_per_record(d
         store.record(record(id=task_id))
     store.close()
     assert [r[0] for r in rows(db_path, "SELECT task_id FROM attempts ORDER BY id")] == [43, 44, 45, 46]
+
+
+class _CommitFailsOnce:
+    """A connection whose first COMMIT fails the way a full disk makes it fail."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.failed = False
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT" and not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.db, name)
+
+
+def test_a_record_whose_commit_fails_is_kept_and_written_with_the_next(db_path: str) -> None:
+    # regression: _flush dropped a pending record before its COMMIT, so a failing COMMIT lost it
+    HistoryStore.open(db_path).close()
+    connection = _CommitFailsOnce(connect_for_writing(db_path))
+    store = HistoryStore(connection, db_path, None, max_rows=0)  # type: ignore[arg-type]
+    with pytest.raises(HistoryError, match="disk is full.*1 record\\(s\\) kept in memory"):
+        store.record(record(id=1))
+    assert not connection.db.in_transaction
+    store.record(record(id=2))
+    store.close()
+    assert rows(db_path, "SELECT task_id FROM attempts ORDER BY id") == [(1,), (2,)]
+
+
+def test_kept_records_are_written_by_a_retry_without_a_new_record(db_path: str) -> None:
+    store = HistoryStore.open(db_path)
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    with pytest.raises(HistoryError):
+        store.record(record(id=1))
+    with pytest.raises(HistoryError):
+        store.retry_pending()
+    assert store.pending_count == 1
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    store.retry_pending()
+    assert store.pending_count == 0
+    assert rows(db_path, "SELECT task_id FROM attempts") == [(1,)]
+    store.close()

@@ -74,6 +74,19 @@ class HistoryStore:
             self.pending.append(self._row(rec))
         except (KeyError, TypeError) as exc:
             raise HistoryError(f"runq: history: cannot record task {rec.get('id')}: bad field {exc}") from None
+        self.retry_pending()
+
+    @property
+    def pending_count(self) -> int:
+        """Records kept in memory after a failed write (a busy or full database)."""
+        return len(self.pending)
+
+    def retry_pending(self) -> None:
+        """Write the records kept after a failed write. `record` does this first; the daemon also
+        calls it now and then while pending_count > 0, so a record is not held back until the next
+        task ends. Raises HistoryError, keeping the records, when the database still refuses."""
+        if not self.pending:
+            return
         try:
             self._flush()
         except sqlite3.Error as exc:
@@ -106,10 +119,11 @@ class HistoryStore:
         return int(newest) - self.max_rows
 
     def _flush(self) -> None:
+        # Records leave `pending` only once their transaction has committed: a COMMIT that fails
+        # (a full disk) or an INSERT that fails midway rolls back every row of this flush.
         rejected: sqlite3.Error | None = None
         with _transaction(self.db):
-            while self.pending:
-                row, env_json = self.pending[0]
+            for row, env_json in self.pending:
                 try:
                     cursor = self.db.execute(INSERT_SQL, (*row, _environment_id(self.db, env_json)))
                 except (sqlite3.IntegrityError, sqlite3.InterfaceError) as exc:
@@ -118,7 +132,7 @@ class HistoryStore:
                     if self.max_rows > 0 and cursor.lastrowid is not None and cursor.lastrowid > self.max_rows:
                         # at the cap each insert retires the row it pushes out: constant work per record
                         retention.delete_through_id(self.db, cursor.lastrowid - self.max_rows, TRIM_PER_RECORD)
-                self.pending.popleft()
+        self.pending.clear()
         if rejected is not None:
             raise sqlite3.IntegrityError(f"record rejected: {rejected}")
 
@@ -183,4 +197,16 @@ class _transaction:
         self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except sqlite3.Error:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back by itself (SQLITE_FULL, SQLITE_IOERR)
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
