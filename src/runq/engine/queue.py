@@ -409,6 +409,14 @@ class Queue:
             finally:
                 worker.channel.setblocking(False)
             self._learn_pgid(worker)
+            if worker.report is not None:
+                # The read above may have taken the task's end report too: the channel will not
+                # signal it again, so handle it on the loop's next turn (not mid-kill).
+                def handle_report() -> None:
+                    if worker.channel is not None:
+                        self._on_worker_message(worker)
+
+                self.loop.call_at(time.monotonic(), handle_report)
         return task.pgid
 
     def time_out(self, task_id: int, attempt: int) -> None:
