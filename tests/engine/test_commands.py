@@ -493,13 +493,15 @@ def test_wait_reports_progress_lines(runq, tmp_path: Path) -> None:  # type: ign
     try:
         assert waiter.stdout is not None
         first = waiter.stdout.readline()  # printed once the waiter is subscribed
+        add(runq, "true")  # a task added to the selection later is waited for too
         gate.touch()
         rest, _ = waiter.communicate(timeout=30)
     finally:
         waiter.kill()
     events = [line.split(" - ", 1)[1] for line in (first + rest).splitlines()]
-    assert events == ["Found active Task 0 with status Running", "Task 0 succeeded with 0",
-                      "Task 1 changed from Queued to Running", "Task 1 failed with 2"]
+    assert events == ["Found active Task 0 with status Running", "New task 2 with status Queued",
+                      "Task 0 succeeded with 0", "Task 1 changed from Queued to Running", "Task 1 failed with 2",
+                      "Task 2 changed from Queued to Running", "Task 2 succeeded with 0"]
     assert waiter.returncode == 0
 
 
@@ -552,6 +554,25 @@ def test_a_failing_callback_never_stops_the_queue(runq, home: Path) -> None:  # 
     done = wait_done(0, 1, 2)
     assert [done[i]["result"] for i in (0, 1, 2)] == ["Success"] * 3
     assert ok(runq, "status").returncode == 0
+
+
+def test_follow_without_an_id_needs_exactly_one_running_task(runq) -> None:  # type: ignore[no-untyped-def]
+    assert "no running tasks" in one_error_line(runq("follow"))
+    ok(runq, "parallel", "2")
+    first, second = add(runq, "sleep 60"), add(runq, "sleep 60")
+    wait_for(first, "Running"), wait_for(second, "Running")
+    assert f"{first}, {second}" in one_error_line(runq("follow"))
+
+
+def test_log_text_puts_headers_on_stderr_and_only_output_on_stdout(runq) -> None:  # type: ignore[no-untyped-def]
+    add(runq, "echo one; echo two >&2", options=("-l", "lbl"))
+    add(runq, "seq 1 30")
+    add(runq, "true", options=("--stashed",))
+    wait_done(0, 1)
+    shown = ok(runq, "log")
+    assert shown.stdout == "one\ntwo\n" + "".join(f"{n}\n" for n in range(16, 31))
+    assert "Task 0: Success" in shown.stderr and "Label: lbl" in shown.stderr and "Task 2" not in shown.stderr
+    assert ok(runq, "log", "1", "--lines", "2").stdout == "29\n30\n"
 
 
 # ---- bad input: one line, non-zero, nothing changed ----------------------------------------------
