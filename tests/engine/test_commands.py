@@ -399,6 +399,22 @@ def test_restart_in_place_reruns_the_same_id(runq, home: Path, tmp_path: Path) -
     assert sorted(tasks()) == [flaky]
 
 
+def test_fix_and_restart_in_place_keeps_a_paused_dependant_chain(runq, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """pueue's #147 workflow: dependants wait in a paused group while the failed step is rerun."""
+    fixed = tmp_path / "fixed"
+    ok(runq, "group", "add", "later")
+    ok(runq, "pause", "-g", "later")
+    step = add(runq, f"test -e {fixed}")
+    dependant = add(runq, "true", options=("-g", "later", "--after", str(step)))
+    assert wait_done(step)[step]["result"] == "Failed"
+    assert task(dependant)["status"] == "Queued"
+    fixed.touch()
+    ok(runq, "restart", "--in-place", str(step))
+    assert wait_done(step)[step]["result"] == "Success"
+    ok(runq, "start", "-g", "later")
+    assert wait_done(dependant)[dependant]["result"] == "Success"
+
+
 def test_restart_all_failed_and_refusals(runq) -> None:  # type: ignore[no-untyped-def]
     good = add(runq, "true")
     bad = add(runq, "exit 1")
