@@ -14,6 +14,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import traceback
 
 from runq import paths
@@ -27,6 +28,7 @@ from runq.model import ACTIVE, Task
 
 log = logging.getLogger("runq.daemon")
 MAX_CONNECTIONS = 4096
+HISTORY_RETRY_SECONDS = 2.0
 
 
 class Daemon:
@@ -40,6 +42,7 @@ class Daemon:
         self.policy = config.get("daemon", "shutdown_policy")
         self.draining = False
         self.history = _open_history(root, config)
+        self._history_retry_armed = False
         shell = shutil.which("bash") or "/bin/sh"
         self.callbacks = callbacks.CallbackRunner(config.get("daemon", "callback"), shell, root, self.loop)
         self.queue.on_done.append(self._record)
@@ -152,14 +155,33 @@ class Daemon:
         if reply is not None:
             conn.send(reply)
 
+    def _retry_history_later(self) -> None:
+        """Records a full or busy history refused wait in memory; try them again every 2 s."""
+        if self.history is None or not self.history.pending_count or self._history_retry_armed:
+            return
+        self._history_retry_armed = True
+
+        def retry() -> None:
+            self._history_retry_armed = False
+            try:
+                self.history.retry_pending()
+            except RunqError as exc:
+                log.error("%s", exc)
+            self._retry_history_later()
+
+        self.loop.call_at(time.monotonic() + HISTORY_RETRY_SECONDS, retry)
+
     # ---- task ends ---------------------------------------------------------------------------
 
     def _record(self, task: Task, final: bool) -> None:
         if self.history is not None:
             try:
                 self.history.record(history_record(self.queue, task, final))
+            except RunqError as exc:  # a full or locked history: the record waits in memory
+                log.error("%s", exc)
             except Exception:  # noqa: BLE001 - a broken history never stops the queue
                 log.exception("recording task %d in the history failed", task.id)
+            self._retry_history_later()
         if final and self.callbacks.template:
             try:
                 values = callbacks.variables(task, self.queue.tasks, self.queue.log_path(task.id),
@@ -189,6 +211,9 @@ def _open_history(root: str, config: Config):  # type: ignore[no-untyped-def]
         from runq.telemetry.store import HistoryStore
 
         return HistoryStore.open(paths.history_db(root), config)
+    except RunqError as exc:  # corrupt, locked or too new: say so in one line, keep the queue running
+        log.error("%s; tasks run but are not recorded", exc)
+        return None
     except Exception:  # noqa: BLE001 - the queue runs without history rather than not at all
         log.exception("the history database cannot be opened; tasks run but are not recorded")
         return None
@@ -251,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         problem = callbacks.check_template(config.get("daemon", "callback") or "")
         if problem:
             raise RunqError(f"runq: config {config.path}: daemon.callback: {problem}")
+        from runq.telemetry.redact import check_config
+
+        check_config(config)  # a bad history.redact_values pattern is a config error, not a silent gap
         _prepare_home(root)
     except RunqError as exc:
         sys.stderr.write(f"{exc}\n")
