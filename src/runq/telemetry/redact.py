@@ -72,7 +72,10 @@ def redact_env(env: dict[str, str], config: Config | None = None) -> dict[str, s
 
 def check_config(config: Config) -> None:
     """Raise ConfigError when [history] redaction settings cannot be used (a bad regex)."""
-    _rules(*_config_lists(config))
+    try:
+        _rules(*_config_lists(config))
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("runq: config:", f"runq: config {config.path}:", 1)) from None
 
 
 def _config_lists(config: Config | None) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
