@@ -291,7 +291,8 @@ def test_stash_and_enqueue_with_a_delay(runq) -> None:  # type: ignore[no-untype
 def test_pausing_a_group_stops_its_running_tasks_and_start_resumes_them(runq) -> None:  # type: ignore[no-untyped-def]
     running = add(runq, "sleep 60")
     queued = add(runq, "true")
-    pid = wait_for(running, "Running") and wait_until(lambda: task(running)["pgid"])
+    wait_for(running, "Running")
+    pid = int(wait_until(lambda: task(running)["pgid"]))  # type: ignore[call-overload]
     ok(runq, "pause", "-g", "default")
     assert results(running, queued) == ["Paused", "Queued"]
     assert groups()["default"]["status"] == "Paused"
@@ -468,7 +469,8 @@ def test_reset_kills_and_removes_the_tasks_but_keeps_the_groups(runq) -> None:  
     ok(runq, "group", "add", "keep", "-p", "3")
     running = add(runq, "sleep 60", options=("-g", "keep"))
     add(runq, "true", options=("--stashed",))
-    pid = wait_for(running, "Running") and wait_until(lambda: task(running)["pgid"])
+    wait_for(running, "Running")
+    pid = int(wait_until(lambda: task(running)["pgid"]))  # type: ignore[call-overload]
     ok(runq, "reset")
     assert tasks() == {}
     assert groups()["keep"] == {"status": "Running", "parallel_tasks": 3}

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,12 +52,12 @@ ZOO = {
 }
 
 
-def ordered(text: str) -> object:
+def ordered(text: str) -> Any:
     """JSON with objects as lists of (key, value) pairs, so key order can be asserted."""
     return json.loads(text, object_pairs_hook=list)
 
 
-def keys(pairs: object) -> list[str]:
+def keys(pairs: Any) -> list[str]:
     assert isinstance(pairs, list)
     return [key for key, _ in pairs]
 
