@@ -102,7 +102,9 @@ class _Transaction:
             self.db.execute("UPDATE tasks SET data = ? WHERE id = ?", (data, task.id))
         else:
             key = self.store.env_key(task.envs)
-            self.db.execute("INSERT OR IGNORE INTO envs VALUES (?, ?)", (key, json.dumps(task.envs, ensure_ascii=False)))
+            # ASCII-escaped: an environment may hold undecodable bytes (surrogates), which SQLite's
+            # UTF-8 text refuses; the escapes bring them back exactly on load.
+            self.db.execute("INSERT OR IGNORE INTO envs VALUES (?, ?)", (key, json.dumps(task.envs)))
             self.db.execute("INSERT OR REPLACE INTO tasks VALUES (?, ?, ?)", (task.id, data, key))
             self.env_saved.add(task.id)
 
