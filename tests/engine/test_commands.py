@@ -74,6 +74,16 @@ def test_task_gets_the_clients_environment_at_add_time(runq, home: Path) -> None
     assert log_of(home, 0) == "from-the-client|unset|grp|0|0\n"
 
 
+def test_an_environment_with_undecodable_bytes_is_captured_exactly(runq, home: Path) -> None:  # type: ignore[no-untyped-def]
+    """Regression: one non-UTF-8 byte anywhere in the client's environment failed every add and run."""
+    latin1 = {"LATIN1_VALUE": os.fsdecode(b"caf\xe9")}
+    add(runq, 'printf %s "$LATIN1_VALUE" | od -An -tx1', env=latin1)
+    wait_done(0)
+    assert log_of(home, 0).split() == ["63", "61", "66", "e9"]
+    ran = runq("run", "--", 'printf %s "$LATIN1_VALUE"', env=latin1, text=False)
+    assert (ran.returncode, ran.stdout) == (0, b"caf\xe9")
+
+
 def test_worker_id_is_the_lowest_free_slot(runq, home: Path) -> None:  # type: ignore[no-untyped-def]
     ok(runq, "group", "add", "pool", "-p", "2")
     script = "echo $PUEUE_WORKER_ID; exec sleep 60"
