@@ -342,6 +342,18 @@ def test_pause_and_start_one_task(runq) -> None:  # type: ignore[no-untyped-def]
     assert partial.stdout == f"Tasks are being paused: {first}\nThe command failed for tasks: {second}\n"
 
 
+def test_pause_and_start_all_groups(runq) -> None:  # type: ignore[no-untyped-def]
+    ok(runq, "group", "add", "other")
+    running = add(runq, "sleep 60", options=("-g", "other"))
+    wait_for(running, "Running")
+    ok(runq, "pause", "-a")
+    assert {name: g["status"] for name, g in groups().items()} == {"default": "Paused", "other": "Paused"}
+    assert task(running)["status"] == "Paused"
+    ok(runq, "start", "-a")
+    assert {name: g["status"] for name, g in groups().items()} == {"default": "Running", "other": "Running"}
+    assert task(running)["status"] == "Running"
+
+
 # ---- kill ----------------------------------------------------------------------------------------
 
 def test_kill_is_sigkill_to_the_whole_process_group(runq, home: Path) -> None:  # type: ignore[no-untyped-def]
