@@ -49,8 +49,10 @@ def test_sigkill_with_50_tasks_in_flight_loses_nothing(runq, daemon: Path, tmp_p
             run_client = subprocess.Popen(
                 [sys.executable, "-m", "runq", "run", "--", f"echo run-start; flock -s {lock} true; seq 1 5000; exit 7"],
                 stdout=out, stderr=subprocess.PIPE)
-        wait_client = subprocess.Popen([sys.executable, "-m", "runq", "wait", "-g", "g"],
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_out = tmp_path / "wait.out"
+        with open(wait_out, "wb") as out:
+            wait_client = subprocess.Popen([sys.executable, "-m", "runq", "wait", "-g", "g"],
+                                           stdout=out, stderr=subprocess.PIPE, text=True)
 
         def running_and_logged() -> bool:
             current = tasks(home)
@@ -60,6 +62,7 @@ def test_sigkill_with_50_tasks_in_flight_loses_nothing(runq, daemon: Path, tmp_p
 
         wait_until(running_and_logged, timeout=60)
         wait_until(lambda: run_out.read_bytes() == b"run-start\n")
+        wait_until(lambda: wait_out.read_text())  # the wait client is attached: it reported the running tasks
         before = tasks(home)
         running = sorted(i for i in numbers if before[i]["status"] == "Running")
         queued = sorted(i for i in numbers if before[i]["status"] == "Queued")
@@ -104,7 +107,7 @@ def test_sigkill_with_50_tasks_in_flight_loses_nothing(runq, daemon: Path, tmp_p
     # `wait` reattached (saying so) and returned once the group was done.
     assert run_client.wait(timeout=60) == 7, run_client.stderr.read() if run_client.stderr else ""
     assert run_out.read_text() == "run-start\n" + "".join(f"{n}\n" for n in range(1, 5001))
-    wait_out, wait_err = wait_client.communicate(timeout=60)
+    _, wait_err = wait_client.communicate(timeout=60)
     assert wait_client.returncode == 0, wait_err
     assert "reattaching" in wait_err
 
