@@ -150,7 +150,10 @@ def run(queue: Queue, conn: Connection, request: dict) -> None:
 
 def signal_running(queue: Queue, conn: Connection, request: dict) -> None:
     """A `run` client forwards the signals it receives (Ctrl-C, TERM, HUP) to its task's group."""
-    task = queue.tasks.get(getattr(conn, "run_task", -1))
+    task_id = getattr(conn, "run_task", None)
+    if task_id is None and isinstance(request.get("id"), int):
+        task_id = request["id"]  # a `run` client that reattached after a daemon crash names its task
+    task = queue.tasks.get(task_id) if task_id is not None else None
     if task is None:
         return
     try:

@@ -179,7 +179,7 @@ def _reattach(task_id: int) -> dict:
 
     for attempt in range(REATTACH_TRIES):
         conn = connect()
-        _forward_signals(conn)
+        _forward_signals(conn, task_id)  # this connection is not the task's: name it
         try:
             for reply in conn.stream("wait", ids=[task_id], target="done"):
                 if reply.get("done"):
@@ -194,12 +194,14 @@ def _reattach(task_id: int) -> dict:
     raise OSError(f"task {task_id} vanished")
 
 
-def _forward_signals(conn) -> None:  # type: ignore[no-untyped-def]
+def _forward_signals(conn, task_id: int | None = None) -> None:  # type: ignore[no-untyped-def]
     import _signal
+
+    message = {"cmd": "signal"} if task_id is None else {"cmd": "signal", "id": task_id}
 
     def forward(number: int, frame: object) -> None:
         try:
-            conn.send({"cmd": "signal", "signal": str(number)})
+            conn.send({**message, "signal": str(number)})
         except OSError:
             pass
 
