@@ -142,3 +142,32 @@ def test_task_ending_while_the_daemon_is_dead_is_recorded_not_killed(runq, daemo
     assert final[second]["result"] == "Success"
     assert final[second]["start"] >= final[first]["end"]
     assert not exit_file.exists()
+
+
+def test_run_client_reattached_after_a_crash_still_forwards_ctrl_c(runq, daemon: Path, tmp_path: Path) -> None:
+    home = daemon
+    out = tmp_path / "run.out"
+    with open(out, "wb") as handle:
+        client = subprocess.Popen(
+            [sys.executable, "-m", "runq", "run", "--", 'trap "echo got-int; exit 9" INT; echo ready; sleep 100 & wait'],
+            stdout=handle, stderr=subprocess.STDOUT)
+    wait_until(lambda: out.read_bytes() == b"ready\n")
+    old_pid = daemon_pid(home)
+    os.kill(old_pid, signal.SIGKILL)
+    wait_until(lambda: not alive(old_pid))
+    assert runq("status").returncode == 0
+
+    def interrupted() -> bool:
+        # Until the client has reattached, a forwarded signal has nowhere to go: send it again.
+        client.send_signal(signal.SIGINT)
+        try:
+            client.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    wait_until(interrupted, timeout=30)
+    assert client.returncode == 9
+    assert out.read_text() == "ready\ngot-int\n"
+    task = next(iter(tasks(home).values()))
+    assert (task["result"], task["exit_code"]) == ("Failed", 9)
