@@ -193,7 +193,7 @@ def test_many_stalled_huge_requests_stay_within_the_pending_budget(daemon: Path)
                 sock.sendall(header(wire.MAX_REQUEST - 16) + chunk)
             except (BrokenPipeError, ConnectionResetError):
                 pass
-            wait_until(lambda: _unread_by_daemon(sock) == 0)
+            wait_until(lambda sock=sock: _unread_by_daemon(sock) == 0)
             reply = _pending_reply(sock)
             if reply is not None:
                 refused += 1
