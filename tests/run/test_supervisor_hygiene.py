@@ -87,3 +87,21 @@ def test_autostarted_daemon_does_not_keep_the_callers_other_fds(tmp_path: Path) 
         wait_until(at_eof, timeout=10)
     finally:
         os.close(read_end)
+
+
+def test_capped_log_keeps_head_and_tail_while_the_caller_gets_everything(tmp_path: Path) -> None:
+    """The log keeps the first and the last half of logs.max_bytes with the cut marked between;
+    the caller's own output is never capped."""
+    home = Path(os.environ["RUNQ_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text("[logs]\nmax_bytes = 4096\n")
+    script = "import sys; sys.stdout.buffer.write(b''.join(b'%07d\\n' % i for i in range(40000)))"
+    expected = b"".join(b"%07d\n" % i for i in range(40000))
+    result = subprocess.run([*FASTPATH, "run", "--", "python3", "-c", script], cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert result.stdout == expected
+    log = (home / "task_logs" / "0.log").read_bytes()
+    marker = b"\n[runq: output cut here: %d bytes omitted, see logs.max_bytes]\n" % (len(expected) - 4096)
+    assert log == expected[:2048] + marker + expected[-2048:]
+    assert sorted(p.name for p in (home / "task_logs").iterdir()) == ["0.log", "0.log.idx"]
