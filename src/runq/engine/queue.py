@@ -146,7 +146,11 @@ class Queue:
         task.worker_id = scheduler.free_worker_id(task, self.index.active)
         env = dict(task.envs)
         env.update(PUEUE_GROUP=task.group, PUEUE_WORKER_ID=str(task.worker_id), RUNQ_TASK_ID=str(task.id))
-        fds, merged = self.caller_fds.get(task.id, (None, False))
+        # A queued task's stdout and stderr share one pipe, as in pueue, so the log keeps the exact
+        # order they were written in (two pipes cannot: which was first is lost when both are
+        # ready). `runq run` with separate stdout and stderr files gets two pipes, and the log's
+        # .idx records which stream each chunk came from.
+        fds, merged = self.caller_fds.get(task.id, (None, True))
         spec = ShimSpec(
             task_id=task.id, argv=[*self.shell, task.command], cwd=task.path, env=env,
             log_path=paths.task_log(self.root, task.id), exit_path=self.exit_path(task.id),
