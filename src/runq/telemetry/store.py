@@ -121,12 +121,18 @@ class HistoryStore:
     def _flush(self) -> None:
         # Records leave `pending` only once their transaction has committed: a COMMIT that fails
         # (a full disk) or an INSERT that fails midway rolls back every row of this flush.
-        rejected: sqlite3.Error | None = None
+        rejected: Exception | None = None
         with _transaction(self.db):
             for row, env_json in self.pending:
                 try:
-                    cursor = self.db.execute(INSERT_SQL, (*row, _environment_id(self.db, env_json)))
-                except (sqlite3.IntegrityError, sqlite3.InterfaceError) as exc:
+                    try:
+                        cursor = self.db.execute(INSERT_SQL, (*row, _environment_id(self.db, env_json)))
+                    except UnicodeEncodeError:
+                        # Text holding non-UTF-8 bytes (surrogate escapes from argv or the
+                        # environment) cannot be bound as is: store it with those bytes replaced.
+                        row, env_json = _utf8_row(row), _utf8(env_json)
+                        cursor = self.db.execute(INSERT_SQL, (*row, _environment_id(self.db, env_json)))
+                except (sqlite3.IntegrityError, sqlite3.InterfaceError, ValueError, OverflowError) as exc:
                     rejected = exc  # bad data never succeeds on a retry: drop the record
                 else:
                     if self.max_rows > 0 and cursor.lastrowid is not None and cursor.lastrowid > self.max_rows:
@@ -210,3 +216,13 @@ class _transaction:
         # SQLite may already have rolled back by itself (SQLITE_FULL, SQLITE_IOERR)
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
+
+
+def _utf8(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _utf8_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(_utf8(value) for value in row)
