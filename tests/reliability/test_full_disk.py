@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_until
-from reliability_support import add, alive, call, daemon_pid, history_rows, integrity, tasks
+from reliability_support import add, alive, call, daemon_pid, held_lock, history_rows, integrity, tasks
 
 
 def _kill_processes_of(home: Path) -> None:
@@ -67,7 +67,7 @@ def test_output_filling_the_disk_ends_clearly_and_runq_recovers_when_space_is_fr
     assert runq("wait", str(before)).returncode == 0
 
     # 20 MB of output into an 8 MB filesystem (the default log cap is 64 MiB).
-    filler = add(home, "head -c 20M /dev/zero; echo written-all >&2")
+    filler = add(home, "head -c 20M /dev/zero")
     wait = runq("wait", str(filler), timeout=60)
     assert wait.returncode == 0, wait.stderr
     task = tasks(home)[filler]
@@ -107,13 +107,11 @@ def test_state_write_failing_on_a_full_disk_does_not_lose_a_task_end(runq, small
     assert runq("group").returncode == 0
     pid = daemon_pid(home)
     ballast = home / "ballast"
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    task_id = add(home, f'while [ ! -e "{gate}/go" ]; do sleep 0.05; done; exit 3')
-    pgid = wait_until(lambda: tasks(home)[task_id]["status"] == "Running" and tasks(home)[task_id]["pgid"])
-    # Fill the disk to the last byte, then let the task end.
-    _fill(ballast)
-    (gate / "go").touch()
+    lock = tmp_path / "lock"  # on the real disk: the test can still let go of it
+    with held_lock(lock):
+        task_id = add(home, f"flock -s {lock} true; exit 3")
+        pgid = wait_until(lambda: tasks(home)[task_id]["status"] == "Running" and tasks(home)[task_id]["pgid"])
+        _fill(ballast)  # to the last byte; then the task ends
     wait_until(lambda: not _task_process_alive(pgid))
     assert call(home, "ping")["pid"] == pid
     ballast.unlink()
