@@ -47,6 +47,16 @@ class Daemon:
         self.callbacks = callbacks.CallbackRunner(config.get("daemon", "callback"), shell, root, self.loop)
         self.queue.on_done.append(self._record)
         self.loop.on_error = self._on_loop_error
+        self.loop.commit = self._commit
+
+    def _commit(self) -> None:
+        self.queue.commit()
+        if self.history is not None and self.history.pending_count:
+            try:
+                self.history.retry_pending()
+            except RunqError as exc:  # kept in memory; retried every 2 s
+                log.error("%s", exc)
+                self._retry_history_later()
 
     def _on_loop_error(self, exc: BaseException) -> None:
         log.error("event handling failed: %s\n%s", exc, "".join(traceback.format_exception(exc)))
@@ -176,7 +186,7 @@ class Daemon:
     def _record(self, task: Task, final: bool) -> None:
         if self.history is not None:
             try:
-                self.history.record(history_record(self.queue, task, final))
+                self.history.record(history_record(self.queue, task, final), defer=True)
             except RunqError as exc:  # a full or locked history: the record waits in memory
                 log.error("%s", exc)
             except Exception:  # noqa: BLE001 - a broken history never stops the queue

@@ -32,6 +32,10 @@ class EventLoop:
         self.stopping = False
         self.idle_callbacks: list[Callable[[], None]] = []
         self.on_error: Callable[[BaseException], None] = lambda exc: None
+        # Replies wait until this turn's changes are committed (durable before the client hears
+        # back), so a turn's many changes share one commit instead of one each.
+        self.commit: Callable[[], None] = lambda: None
+        self.held: set[Connection] = set()
 
     def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
         self.selector.register(fd, selectors.EVENT_READ, lambda mask: callback())
@@ -59,6 +63,21 @@ class EventLoop:
                 self._guarded(callback)
             for callback in self.idle_callbacks:
                 self._guarded(callback)
+            self.release_replies()
+
+    def release_replies(self) -> None:
+        """Commit this turn's changes, then send the replies that waited for them."""
+        try:
+            self.commit()
+        except Exception as exc:  # noqa: BLE001
+            for conn in list(self.held):
+                conn.drop_held(f"could not save the change ({exc}); nothing was changed")
+            self.held.clear()
+            self.on_error(exc)
+            return
+        held, self.held = self.held, set()
+        for conn in held:
+            conn.release_held()
 
     def _guarded(self, callback: Callable, *args: object) -> None:
         """Run one callback; a failure (a full disk, a bug) is reported, never the end of the loop."""
@@ -92,6 +111,7 @@ class Connection:
         self.cleanups: list[Callable[[], None]] = []
         self.run_task: int | None = None
         self._counted = 0
+        self.held: list[memoryview] = []
         loop.selector.register(sock, selectors.EVENT_READ, self._on_event)
 
     def _on_event(self, mask: int) -> None:
@@ -153,7 +173,7 @@ class Connection:
         """Answer with one error and hang up: the framing can no longer be trusted."""
         self.send({"ok": False, "error": f"runq: {error}"})
         self.close_after_flush = True
-        self._flush()
+        self.release_held()
 
     def take_fds(self, count: int) -> list[int] | None:
         if len(self.fds) < count:
@@ -172,16 +192,29 @@ class Connection:
             pass
 
     def send_bytes(self, *chunks: bytes) -> None:
+        """Queue bytes; they leave once the loop turn's changes are committed."""
         if self.closed:
             return
         for chunk in chunks:
             if chunk:
-                self.outbuf.append(memoryview(chunk))
+                self.held.append(memoryview(chunk))
                 self.outbuf_size += len(chunk)
         if self.outbuf_size > MAX_OUTBUF:
             self.close()
             return
+        self.loop.held.add(self)
+
+    def release_held(self) -> None:
+        self.outbuf.extend(self.held)
+        self.held = []
         self._flush()
+
+    def drop_held(self, error: str) -> None:
+        """The turn's commit failed: replies that promised a change must not go out."""
+        self.outbuf_size -= sum(len(chunk) for chunk in self.held)
+        self.held = []
+        self.send({"ok": False, "error": f"runq: {error}"})
+        self.release_held()
 
     def _flush(self) -> None:
         if self.closed:
@@ -215,6 +248,8 @@ class Connection:
         if self.closed:
             return
         self.closed = True
+        self.held = []
+        self.loop.held.discard(self)
         self.inbuf = bytearray()
         self._account()
         self.loop.remove(self.sock.fileno())

@@ -58,30 +58,61 @@ class Queue:
         # Ends reported over a worker's channel whose saving failed (a full disk, where the exit
         # file may be missing too): resync records them from here once writes work again.
         self.unsaved_ends: dict[int, dict] = {}
+        self.unsaved = False
+        self.unsaved_tasks: dict[int, Task] = {}
+        self.unsaved_groups: dict[str, Group] = {}
+        self.unsaved_deletes: set[int] = set()
+        # Work that may only happen once the turn's changes are durable: handing a task to its
+        # worker (a crash before the commit must not leave a task running that the state calls
+        # queued) and removing exit files (a failed commit must leave the end recoverable).
+        self.after_commit: list[Callable[[], None]] = []
+        self.undispatched: set[int] = set()
+        self.signal_on_spawn: dict[int, list[int]] = {}
         loop.idle_callbacks.append(self.schedule_if_dirty)
 
     # ---- persistence and notification -------------------------------------------------------
 
     def save(self, *tasks: Task, groups: tuple[Group, ...] = (), deleted: tuple[int, ...] = ()) -> None:
-        with self.store.transaction() as tx:
-            for task in tasks:
-                tx.save_task(task)
-                self.json_cache.pop(task.id, None)
-                if task.id in self.tasks:
-                    self.index.update(task)
-                else:
-                    self.index.remove(task.id)
-                if (task.status == DONE and task.result != SUCCESS) or (task.status == QUEUED and task.dependencies):
-                    self.failures_pending = True
-            for group in groups:
-                tx.save_group(group)
+        """Record changes in memory now; `commit` writes them at the end of the loop turn, before
+        any reply leaves (the loop holds replies until then)."""
+        for task in tasks:
+            self.unsaved_tasks[task.id] = task
+            self.json_cache.pop(task.id, None)
+            if task.id in self.tasks:
+                self.index.update(task)
+            else:
+                self.index.remove(task.id)
+            if (task.status == DONE and task.result != SUCCESS) or (task.status == QUEUED and task.dependencies):
                 self.failures_pending = True
-            for task_id in deleted:
-                tx.delete_task(task_id)
-                self.json_cache.pop(task_id, None)
-                self.index.remove(task_id)
-            tx.set_next_id(self.next_id)
+        for group in groups:
+            self.unsaved_groups[group.name] = group
+            self.failures_pending = True
+        for task_id in deleted:
+            self.unsaved_tasks.pop(task_id, None)
+            self.unsaved_deletes.add(task_id)
+            self.json_cache.pop(task_id, None)
+            self.index.remove(task_id)
+        self.unsaved = True
         self.dirty = True
+
+    def commit(self) -> None:
+        """Write the turn's changes in one transaction, then do what had to wait for them."""
+        if self.unsaved:
+            with self.store.transaction() as tx:
+                for task_id in self.unsaved_deletes:
+                    tx.delete_task(task_id)
+                for task in self.unsaved_tasks.values():
+                    tx.save_task(task)
+                for group in self.unsaved_groups.values():
+                    tx.save_group(group)
+                tx.set_next_id(self.next_id)
+            self.unsaved_tasks.clear()
+            self.unsaved_groups.clear()
+            self.unsaved_deletes.clear()
+            self.unsaved = False
+        actions, self.after_commit = self.after_commit, []
+        for action in actions:
+            action()
 
     def notify(self, task: Task, previous: str | None) -> None:
         for subscriber in list(self.subscribers):
@@ -157,28 +188,42 @@ class Queue:
             log_cap=int(self.config.get("logs", "max_bytes")), caller_fds=fds, merged=merged,
             umask=self.caller_umask.get(task.id, self.task_umask), nofile=self.task_nofile,
         )
-        worker = self._assign(spec)
+        worker = self._acquire()
         self.shims[task.id] = worker
+        worker.task_id = task.id
         task.status = RUNNING
         task.shim_pid, task.shim_start, task.pgid = worker.pid, worker.start_ticks, None
         self.save(task)
+        self.undispatched.add(task.id)
+        self.after_commit.append(functools.partial(self._dispatch, task.id, worker, spec))
         if task.timeout:
             attempt = task.attempt
             self.loop.call_at(time.monotonic() + task.timeout, lambda: self.time_out(task.id, attempt))
         self.notify(task, previous)
 
-    def _assign(self, spec: ShimSpec) -> ShimHandle:
+    def _acquire(self) -> ShimHandle:
+        worker, fresh = self.pool.acquire()
+        if fresh:
+            self.watch_worker(worker)
+        return worker
+
+    def _dispatch(self, task_id: int, worker: ShimHandle, spec: ShimSpec) -> None:
+        """Hand a started task to its worker (after the Running state is durable)."""
+        self.undispatched.discard(task_id)
         for _ in range(3):
-            worker, fresh = self.pool.acquire()
-            if fresh:
-                self.watch_worker(worker)
             try:
                 self.pool.assign(worker, spec)
-                return worker
+                return
             except OSError:
                 log.warning("supervisor worker %d is gone; using another", worker.pid)
                 self._retire(worker)
-        raise RuntimeError("cannot hand the task to a supervisor worker")
+            worker = self._acquire()
+            self.shims[task_id] = worker
+            task = self.tasks.get(task_id)
+            if task is not None:
+                task.shim_pid, task.shim_start = worker.pid, worker.start_ticks
+                self.save(task)
+        raise RuntimeError(f"cannot hand task {task_id} to a supervisor worker")
 
     def exit_path(self, task_id: int) -> str:
         return os.path.join(paths.task_logs(self.root), f"{task_id}.exit")
@@ -219,6 +264,8 @@ class Queue:
         task = self.tasks.get(worker.task_id) if worker.task_id is not None else None
         if task is not None and worker.task_pid and task.pgid != worker.task_pid:
             task.pgid = worker.task_pid
+            for sig in self.signal_on_spawn.pop(task.id, ()):
+                processes.signal_group(task.pgid, sig)
             if task.status == PAUSED:
                 processes.signal_group(task.pgid, signal.SIGSTOP)
 
@@ -277,11 +324,14 @@ class Queue:
             self.save(task)
         # Only now that the end is durable may the worker's exit file go: if the save failed
         # (a full disk), the next reconcile finds the file and records the end again.
-        _unlink(self.exit_path(task.id))
-        self.unsaved_ends.pop(task.id, None)
+        self.after_commit.append(functools.partial(self._forget_end, task.id))
         self.notify(task, previous)
         if not retry:
             self._pause_on_failure(task)
+
+    def _forget_end(self, task_id: int) -> None:
+        _unlink(self.exit_path(task_id))
+        self.unsaved_ends.pop(task_id, None)
 
     def _should_retry(self, task: Task) -> bool:
         return (task.result != SUCCESS and task.id not in self.user_killed
@@ -342,6 +392,11 @@ class Queue:
     def resync(self) -> None:
         """After a failed write (a full disk, say), make memory match what is durable again,
         then reconcile running tasks with their workers and exit files."""
+        self.unsaved_tasks.clear()
+        self.unsaved_groups.clear()
+        self.unsaved_deletes.clear()
+        self.unsaved = False
+        self.after_commit = [a for a in self.after_commit if getattr(a, "func", None) == self._dispatch]
         try:
             self.tasks, self.groups, self.next_id = self.store.load()
             self.index = TaskIndex(self.tasks)
@@ -390,6 +445,10 @@ class Queue:
             return False
         if by_user:
             self.user_killed.add(task.id)
+        if task.id in self.undispatched:
+            # Started this very turn: its worker has not spawned it yet; signal it on arrival.
+            self.signal_on_spawn.setdefault(task.id, []).append(sig)
+            return True
         if task.status == PAUSED and sig not in (signal.SIGKILL, signal.SIGCONT):
             processes.signal_group(task.pgid, sig)
             return processes.signal_group(task.pgid, signal.SIGCONT)

@@ -73,6 +73,16 @@ class LogWriter:
         self.tail_total = 0  # bytes ever written past the head; the ring holds the last tail_cap
         self.error: str | None = None
 
+    def next_buffer(self, window: memoryview) -> memoryview:
+        """Where the next read should land: once the head is full, straight into the tail ring at
+        its write position (a large output then costs no second copy), else into `window`."""
+        if self.error or self.head < self.head_cap:
+            return window
+        if self.tail is None:
+            self.tail = memoryview(bytearray(self.tail_cap))
+        at = self.tail_total % self.tail_cap
+        return self.tail[at:at + len(window)]
+
     def write(self, stream: str, data: bytes | memoryview) -> None:
         size = len(data)
         if not self.error:
@@ -97,6 +107,9 @@ class LogWriter:
             self._write_tail(data)
 
     def _write_tail(self, data: bytes | memoryview) -> None:
+        if isinstance(data, memoryview) and self.tail is not None and data.obj is self.tail.obj:
+            self.tail_total += len(data)  # read in place by next_buffer()
+            return
         if self.tail is None:
             self.tail = memoryview(bytearray(self.tail_cap))
         view = memoryview(data)
@@ -391,12 +404,13 @@ def _pump(pid: int, streams: dict[int, int], log: LogWriter, caller_fds: tuple[i
                 for pipe_fd in open_fds:
                     os.set_blocking(pipe_fd, False)
                 continue
+            into = log.next_buffer(window)
             try:
-                size = os.readv(fd, [window])
+                size = os.readv(fd, [into])
             except BlockingIOError:
                 continue
             stream = streams[fd]
-            data = window[:size]
+            data = into[:size]
             if not size:
                 poller.unregister(fd)
                 open_fds.discard(fd)

@@ -68,13 +68,18 @@ class HistoryStore:
             pass  # nothing better to do with them at shutdown; the daemon has logged earlier failures
         self.db.close()
 
-    def record(self, rec: dict[str, Any]) -> None:
-        """Store one ended attempt (the daemon's record shape, raw env: redacted here)."""
+    def record(self, rec: dict[str, Any], defer: bool = False) -> None:
+        """Store one ended attempt (the daemon's record shape, raw env: redacted here).
+
+        With defer, the record only joins the pending batch; the daemon writes each loop turn's
+        records in one transaction with retry_pending().
+        """
         try:
             self.pending.append(self._row(rec))
         except (KeyError, TypeError) as exc:
             raise HistoryError(f"runq: history: cannot record task {rec.get('id')}: bad field {exc}") from None
-        self.retry_pending()
+        if not defer:
+            self.retry_pending()
 
     @property
     def pending_count(self) -> int:
