@@ -429,12 +429,66 @@ def _pump(pid: int, streams: dict[int, int], log: LogWriter, caller_fds: tuple[i
                     poller.unregister(fd)
                     open_fds.discard(fd)
                     os.close(fd)
+    if open_fds and caller_fds:
+        _forward_after_end(open_fds, streams, caller_fds, forward)
     # The worker outlives the task: close what is left (pipes a background child still holds),
     # or every task would leak its read ends into the long-lived worker.
     for fd in open_fds:
         os.close(fd)
     os.close(pidfd)
     return counts
+
+
+def _forward_after_end(fds: set[int], streams: dict[int, int], caller_fds: tuple[int, int, int],
+                       forward: dict[int, bool]) -> None:
+    """The task ended but a background child still holds its output pipes.
+
+    Run directly, that child would keep writing into the caller's file after the shell exits
+    (`(sleep 1; echo late) & echo early`), so a detached drainer keeps forwarding to the
+    caller until the last writer closes. Those late bytes are not logged: the task's log and
+    report are final when the task ends.
+    """
+    try:
+        pid = os.fork()
+    except OSError:
+        return
+    if pid:
+        os.waitpid(pid, 0)  # the intermediate exits at once; the drainer is reparented away
+        return
+    try:
+        if os.fork() == 0:
+            _drain(fds, streams, caller_fds, forward)
+    finally:
+        os._exit(0)
+
+
+def _drain(fds: set[int], streams: dict[int, int], caller_fds: tuple[int, int, int], forward: dict[int, bool]) -> None:
+    low = 3
+    for fd in sorted({*fds, caller_fds[1], caller_fds[2]}):  # drop the worker's channel, logs, pidfd
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 1 << 20)
+    poller = select.poll()
+    for fd in fds:
+        os.set_blocking(fd, True)
+        poller.register(fd, select.POLLIN)
+    open_fds = set(fds)
+    while open_fds:
+        for fd, _ in poller.poll():
+            data = os.read(fd, READ_CHUNK)
+            stream = streams[fd]
+            if data and forward[stream]:
+                try:
+                    _write_all(caller_fds[2] if stream == 2 else caller_fds[1], data)
+                    continue
+                except OSError:
+                    pass  # the caller's reader is gone: the child gets EPIPE, as it would directly
+            elif data:
+                continue
+            poller.unregister(fd)
+            open_fds.discard(fd)
+            os.close(fd)
 
 
 def _publish(spec: ShimSpec, control_fd: int, report: dict) -> None:
