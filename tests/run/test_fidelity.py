@@ -470,3 +470,46 @@ def test_group_option_waits_for_a_slot(runq, tmp_path: Path, workdir: Path, call
         gate.touch()
         if proc.poll() is None:
             proc.kill()
+
+
+# ---- background children that outlive the task's shell -------------------------------------------
+
+def test_background_child_output_after_the_shell_exits_still_arrives(tmp_path: Path, workdir: Path,
+                                                                    caller_env: dict[str, str]) -> None:
+    """Run directly, `(sleep; echo late) & echo early` leaves "late" in the caller's file after
+    bash has exited; through runq it must arrive there too, on both streams."""
+    outcomes = []
+    for name, argv in (("direct", ["bash", "-c"]), ("runq", runq_run("--"))):
+        marker = tmp_path / f"{name}-done"
+        command = (f"(while [ ! -e '{marker}.go' ]; do sleep 0.02; done; echo late; echo late-err >&2; "
+                   f"touch '{marker}') & echo early")
+        with tempfile.TemporaryFile(dir=tmp_path) as both:
+            result = subprocess.run([*argv, command], cwd=workdir, env=caller_env, stdin=subprocess.DEVNULL,
+                                    stdout=both, stderr=both, timeout=60)
+            (tmp_path / f"{name}-done.go").touch()  # only now, after the shell has exited
+            wait_until(marker.exists)
+            wait_until(lambda: _capture(both).endswith(b"late-err\n"))
+            outcomes.append((result.returncode, _capture(both)))
+    assert outcomes[0] == outcomes[1] == (0, b"early\nlate\nlate-err\n")
+    # The supervisor went back to its pool at once: the next run is not held up.
+    quick = subprocess.run(runq_run("--", "echo next"), cwd=workdir, env=caller_env, capture_output=True, timeout=60)
+    assert quick.stdout == b"next\n"
+
+
+def test_reader_of_a_pipe_waits_for_background_children_like_a_direct_run(tmp_path: Path, workdir: Path,
+                                                                          caller_env: dict[str, str]) -> None:
+    """`$(bash -c 'child & echo x')` waits for the child's end of the pipe; so must `$(runq run ...)`."""
+    gate = tmp_path / "gate"
+    command = f"(while [ ! -e '{gate}' ]; do sleep 0.02; done; echo late) & echo early"
+    proc = subprocess.Popen(runq_run("--", command), cwd=workdir, env=caller_env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.wait(timeout=60) == 0  # runq run ends with the shell ...
+        assert proc.stdout is not None
+        assert os.read(proc.stdout.fileno(), 100) == b"early\n"  # ... but the pipe stays open
+        gate.touch()
+        assert proc.stdout.read() == b"late\n"
+    finally:
+        gate.touch()
+        if proc.poll() is None:
+            proc.kill()
