@@ -229,3 +229,14 @@ def test_socket_path_too_long_exits_125_with_one_line(tmp_path: Path) -> None:
     assert (code, stdout) == (125, b"")
     line = _one_line(stderr)
     assert line.startswith("runq: ") and "too long" in line
+
+
+def test_sigint_right_as_the_task_starts_is_not_lost(runq, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl-C the moment the task is Running (its pid may not be known to the daemon yet)."""
+    for task_id in range(3):
+        proc = start_run("--", "sleep 100", cwd=tmp_path)
+        wait_until(lambda: status_name(task_record(runq, task_id)) == "Running")
+        proc.send_signal(signal.SIGINT)
+        assert finish(proc) == (130, b"", b"")
+        wait_until(lambda: not task_pids(home, task_id))
+        assert status_name(task_record(runq, task_id)) == "Done"
