@@ -184,9 +184,16 @@ class Daemon:
     # ---- task ends ---------------------------------------------------------------------------
 
     def _record(self, task: Task, final: bool) -> None:
+        # Written only once the turn's commit has made the end durable: a failed commit (a full
+        # disk) is followed by a resync that finishes the task again, and both would be recorded
+        # (and the callback run twice). The record is taken now, before a retry resets the task.
+        record = history_record(self.queue, task, final)
+        self.queue.after_commit.append(lambda: self._write_record(task, record, final))
+
+    def _write_record(self, task: Task, record: dict, final: bool) -> None:
         if self.history is not None:
             try:
-                self.history.record(history_record(self.queue, task, final), defer=True)
+                self.history.record(record, defer=True)
             except RunqError as exc:  # a full or locked history: the record waits in memory
                 log.error("%s", exc)
             except Exception:  # noqa: BLE001 - a broken history never stops the queue
