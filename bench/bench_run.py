@@ -172,10 +172,12 @@ def stream_rows(runs: int) -> list[dict]:
     runq = " ".join(FASTPATH)
     produce = f"head -c {STREAM_BYTES} /dev/zero"
     with runq_home() as env:
+        # os.sync() (untimed) before each run: the 64 MiB log a runq run leaves must not be
+        # written back to disk while the next run, runq's or the baseline's, is timed.
         timers = {
-            "pipe": timer(["bash", "-c", f"{produce} | cat > /dev/null"], env),
-            "runq": timer(["bash", "-c", f"{runq} run -- {produce} > /dev/null"], env),
-            "runq | cat": timer(["bash", "-c", f"{runq} run -- {produce} | cat > /dev/null"], env),
+            "pipe": timer(["bash", "-c", f"{produce} | cat > /dev/null"], env, before=os.sync),
+            "runq": timer(["bash", "-c", f"{runq} run -- {produce} > /dev/null"], env, before=os.sync),
+            "runq | cat": timer(["bash", "-c", f"{runq} run -- {produce} | cat > /dev/null"], env, before=os.sync),
         }
         samples = sample(timers, runs, warmup=1)
     seconds = {name: median(values) for name, values in samples.items()}
