@@ -396,7 +396,18 @@ class Queue:
         self.unsaved_groups.clear()
         self.unsaved_deletes.clear()
         self.unsaved = False
-        self.after_commit = [a for a in self.after_commit if getattr(a, "func", None) == self._dispatch]
+        for action in self.after_commit:
+            if getattr(action, "func", None) == self._dispatch:
+                # Its Running state was never saved: the reload makes the task queued again (or
+                # gone, if its add was refused) and the next schedule starts it anew. Dispatching
+                # it anyway ran it once per failed turn. Give its worker back instead.
+                task_id, worker = action.args[0], action.args[1]  # type: ignore[attr-defined]
+                self.shims.pop(task_id, None)
+                self.undispatched.discard(task_id)
+                self.signal_on_spawn.pop(task_id, None)
+                if not self.pool.release(worker):
+                    self._retire(worker)
+        self.after_commit = []
         try:
             self.tasks, self.groups, self.next_id = self.store.load()
             self.index = TaskIndex(self.tasks)
