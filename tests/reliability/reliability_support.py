@@ -54,6 +54,20 @@ def worker_pids(home: Path) -> list[int]:
     return found
 
 
+def task_processes(home: Path, task_id: int) -> list[int]:
+    """Live processes of one task (found by the RUNQ_HOME and RUNQ_TASK_ID in their environment)."""
+    wanted = {f"RUNQ_HOME={home}".encode(), f"RUNQ_TASK_ID={task_id}".encode()}
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and alive(int(entry)):
+            try:
+                if wanted <= set(Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")):
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
