@@ -152,18 +152,21 @@ class Daemon:
         if self.draining and command in ("add", "run"):
             conn.send({"ok": False, "error": "runq: the daemon is shutting down"})
             return
+        changes, had_held = self.queue.change_count, bool(conn.held)
         try:
             reply = function(self.queue, conn, message)
         except RunqError as exc:
-            conn.send({"ok": False, "error": str(exc)})
-            return
+            reply = {"ok": False, "error": str(exc)}
         except Exception as exc:  # noqa: BLE001 - one bad request must never take the daemon down
             log.error("request %r failed:\n%s", command, traceback.format_exc())
             self.queue.resync()
-            conn.send({"ok": False, "error": f"runq: internal error handling {command!r}: {exc}"})
-            return
+            reply = {"ok": False, "error": f"runq: internal error handling {command!r}: {exc}"}
         if reply is not None:
             conn.send(reply)
+        if self.queue.change_count == changes and not had_held and not conn.closed:
+            # Nothing to make durable for this request (status, log, a refusal): answer now, even
+            # while writes fail (a full disk), instead of waiting for the turn's commit.
+            conn.release_held()
 
     def _retry_history_later(self) -> None:
         """Records a full or busy history refused wait in memory; try them again every 2 s."""

@@ -59,6 +59,7 @@ class Queue:
         # file may be missing too): resync records them from here once writes work again.
         self.unsaved_ends: dict[int, dict] = {}
         self.unsaved = False
+        self.change_count = 0
         self.unsaved_tasks: dict[int, Task] = {}
         self.unsaved_groups: dict[str, Group] = {}
         self.unsaved_deletes: set[int] = set()
@@ -94,6 +95,7 @@ class Queue:
             self.index.remove(task_id)
         self.unsaved = True
         self.dirty = True
+        self.change_count += 1
 
     def commit(self) -> None:
         """Write the turn's changes in one transaction, then do what had to wait for them."""
