@@ -88,8 +88,10 @@ def _env(request: dict) -> dict[str, str]:
 def _group_name(queue: Queue, request: dict) -> str:
     group = _str(request, "group") or DEFAULT_GROUP
     if group not in queue.groups:
-        raise RunqError(f"runq: group {group!r} does not exist; create it with `runq group add {group}` "
-                        f"(groups: {', '.join(sorted(queue.groups))})")
+        # The name is the client's: verbatim in the hint only when printable (a newline or an
+        # escape sequence would break the one-line error, or reach the terminal raw).
+        hint = f"; create it with `runq group add {group}`" if group.isprintable() else ""
+        raise RunqError(f"runq: group {group!r} does not exist{hint} (groups: {', '.join(sorted(queue.groups))})")
     return group
 
 
