@@ -296,7 +296,7 @@ def test_daemon_answers_any_json_request_with_a_reply_or_a_clear_error(home: Pat
     assert runq("group").returncode == 0
     pid = daemon_pid(home)
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=int(os.environ.get("RUNQ_FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=list(HealthCheck))
     @given(requests)
     def check(message: dict) -> None:
         with raw_socket(home) as sock:
