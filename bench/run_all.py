@@ -18,6 +18,7 @@ import importlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -222,15 +223,32 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def ratio_target(target: object) -> float | None:
+    """The row's target as "ratio at most N": a number, or text of the form "<= Nx"; else None."""
+    if isinstance(target, (int, float)) and not isinstance(target, bool):
+        return float(target)
+    match = re.fullmatch(r"\s*<=\s*([0-9.]+)\s*x\s*", target) if isinstance(target, str) else None
+    return float(match.group(1)) if match else None
+
+
+def target_met(r: dict) -> bool | None:
+    """True/False for a ratio target, None for no target or one stated only in words."""
+    limit = ratio_target(r["target"])
+    if limit is None:
+        return None
+    return r["ratio"] is not None and r["ratio"] <= limit
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| benchmark | runq | baseline (same run) | ratio | target |", "|---|---|---|---|---|"]
     for r in rows:
         baseline = f"{_cell(r['baseline_name'])}: {r['baseline']} {r['unit']}" if r["baseline_name"] else "-"
         ratio = f"{r['ratio']}x" if r["ratio"] is not None else "-"
-        target = "-"
-        if r["target"] is not None:
-            met = r["ratio"] is not None and r["ratio"] <= r["target"]
-            target = f"<= {r['target']}x " + ("met" if met else "**missed**")
+        met = target_met(r)
+        if met is not None:
+            target = f"<= {ratio_target(r['target']):g}x " + ("met" if met else "**missed**")
+        else:
+            target = _cell(r["target"]) if r["target"] not in (None, "") else "-"  # as the benchmark states it
         lines.append(f"| {_cell(r['name'])} | {r['value']} {r['unit']} | {baseline} | {ratio} | {target} |")
     return "\n".join(lines)
 
@@ -238,15 +256,16 @@ def table(rows: list[dict]) -> str:
 def report(outcomes: list[dict], quick: bool, total_seconds: float) -> str:
     facts = machine()
     rows = [r for o in outcomes for r in o["rows"]]
-    targeted = [r for r in rows if r["target"] is not None]
-    met = sum(1 for r in targeted if r["ratio"] is not None and r["ratio"] <= r["target"])
+    targeted = [r for r in rows if target_met(r) is not None]
+    met = sum(1 for r in targeted if target_met(r))
     not_run = [o for o in outcomes if o["status"] != "ok"]
     parts = [
         "# runq benchmarks",
         "",
         "Written by `bench/run_all.py`; do not edit by hand. Every runq figure stands beside its baseline",
         "measured in the same run on the same machine; the ratio is runq / baseline, and a target means",
-        "\"ratio at most this\". A benchmark that could not run is listed as such, with no number.",
+        "\"ratio at most this\" (met or **missed** is judged here; a target a benchmark states in other",
+        "words is shown as it states it). A benchmark that could not run is listed as such, with no number.",
         "",
         "## Reproduce",
         "",
@@ -283,26 +302,41 @@ def report(outcomes: list[dict], quick: bool, total_seconds: float) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _save(path: Path, outcomes: list[dict], quick: bool, started: float) -> None:
+    path.write_text(json.dumps({"outcomes": outcomes, "quick": quick, "seconds": time.monotonic() - started}))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer runs in every benchmark")
     parser.add_argument("--only", nargs="+", choices=[*BENCHMARKS, "memory"], help="run only these")
     parser.add_argument("--output", default=str(OUTPUT), help=f"where to write the report (default {OUTPUT})")
+    parser.add_argument("--from-json", metavar="FILE", help="write the report from the outcomes a previous run saved")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--rows-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(args.child, args.quick, args.rows_file)
     started = time.monotonic()
-    wanted = args.only or [*BENCHMARKS, "memory"]
-    outcomes = []
-    for label, module_name in BENCHMARKS.items():
-        if label in wanted:
-            outcomes.append(run_benchmark(label, module_name, args.quick))
-    if "memory" in wanted:
-        print("== daemon memory ...", file=sys.stderr, flush=True)
-        outcomes.append(daemon_memory())
-    text = report(outcomes, args.quick, time.monotonic() - started)
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        outcomes, quick, seconds = saved["outcomes"], saved["quick"], saved["seconds"]
+    else:
+        outcomes, quick = [], args.quick
+        # Every outcome is saved as it arrives: a long run is never lost to a later failure.
+        saved_path = Path(tempfile.gettempdir()) / f"runq-bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        wanted = args.only or [*BENCHMARKS, "memory"]
+        for label, module_name in BENCHMARKS.items():
+            if label in wanted:
+                outcomes.append(run_benchmark(label, module_name, quick))
+                _save(saved_path, outcomes, quick, started)
+        if "memory" in wanted:
+            print("== daemon memory ...", file=sys.stderr, flush=True)
+            outcomes.append(daemon_memory())
+            _save(saved_path, outcomes, quick, started)
+        print(f"outcomes saved in {saved_path} (re-render with --from-json)", file=sys.stderr)
+        seconds = time.monotonic() - started
+    text = report(outcomes, quick, seconds)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text)
     print(text)
