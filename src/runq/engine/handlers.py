@@ -356,8 +356,7 @@ def stash(queue: Queue, conn: Connection, request: dict) -> dict:
             stashed.append(task.id)
         elif request.get("ids"):
             missing.append(task.id)
-    return compile_message("Tasks are stashed", stashed, missing) if request.get("ids") else \
-        {"ok": True, "message": f"Tasks are stashed: {', '.join(map(str, stashed))}" if stashed else "No tasks to stash."}
+    return _bulk_reply(request, "Tasks are stashed", stashed, missing, "No tasks to stash.")
 
 
 @handler("enqueue")
@@ -374,9 +373,14 @@ def enqueue(queue: Queue, conn: Connection, request: dict) -> dict:
             enqueued.append(task.id)
         elif request.get("ids"):
             missing.append(task.id)
+    return _bulk_reply(request, "Tasks are enqueued", enqueued, missing, "No stashed tasks to enqueue.")
+
+
+def _bulk_reply(request: dict, action: str, done: list[int], missing: list[int], nothing: str) -> dict:
+    """Named ids get pueue's per-task message; a group or -a selection just says what happened."""
     if request.get("ids"):
-        return compile_message("Tasks are enqueued", enqueued, missing)
-    return {"ok": True, "message": f"Tasks are enqueued: {', '.join(map(str, enqueued))}" if enqueued else "No stashed tasks to enqueue."}
+        return compile_message(action, done, missing)
+    return {"ok": True, "message": f"{action}: {', '.join(map(str, done))}" if done else nothing}
 
 
 @handler("groups")
