@@ -208,6 +208,9 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "bench"], cwd=REPO,
+                           capture_output=True, text=True).stdout.strip()
+    commit += " (with uncommitted changes in src/ or bench/)" if dirty else ""
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "CPUs (nproc)": str(os.cpu_count()),
