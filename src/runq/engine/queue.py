@@ -27,6 +27,7 @@ from runq.model import (ACTIVE, DEPENDENCY_FAILED, DONE, ERRORED, FAILED, FAILED
 log = logging.getLogger("runq.daemon")
 Subscriber = Callable[[Task, str | None], None]
 RETRY_BACKOFF_CAP = 60.0
+LONG_COMMAND = 100_000  # bytes; the kernel's limit for one argument is 128 KiB
 
 
 class Queue:
@@ -185,7 +186,7 @@ class Queue:
         # .idx records which stream each chunk came from.
         fds, merged = self.caller_fds.get(task.id, (None, True))
         spec = ShimSpec(
-            task_id=task.id, argv=[*self.shell, task.command], cwd=task.path, env=env,
+            task_id=task.id, argv=self._shell_argv(task), cwd=task.path, env=env,
             log_path=paths.task_log(self.root, task.id), exit_path=self.exit_path(task.id),
             log_cap=int(self.config.get("logs", "max_bytes")), caller_fds=fds, merged=merged,
             umask=self.caller_umask.get(task.id, self.task_umask), nofile=self.task_nofile,
@@ -424,10 +425,30 @@ class Queue:
     def log_path(self, task_id: int) -> str:
         return paths.task_log(self.root, task_id)
 
+    def _shell_argv(self, task: Task) -> list[str]:
+        """`bash -c COMMAND`, or `bash FILE` for a command too long for one argument.
+
+        Linux refuses any single argument over 128 KiB (E2BIG), so a longer command is written
+        to a private file beside the log and the shell reads it from there.
+        """
+        size = len(task.command.encode("utf-8", "surrogateescape"))
+        if size <= LONG_COMMAND or self.shell[-1:] != ["-c"]:
+            return [*self.shell, task.command]
+        path = self.log_path(task.id)[: -len(".log")] + ".cmd"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            data = task.command.encode("utf-8", "surrogateescape")
+            while data:
+                data = data[os.write(fd, data):]
+        finally:
+            os.close(fd)
+        return [*self.shell[:-1], path]
+
     def remove_logs(self, task_id: int) -> None:
         base = self.log_path(task_id)
         for suffix in ("", ".idx", ".tail", ".tail.old"):
             _unlink(base + suffix)
+        _unlink(base[: -len(".log")] + ".cmd")
 
     def task_json(self, task: Task, raw_env: bool) -> bytes:
         """The task's pueue JSON, cached until it next changes (status --json stays linear and fast)."""
