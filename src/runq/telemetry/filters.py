@@ -6,7 +6,7 @@ Values are read as plain strings by argparse and checked here, so a bad value is
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 from runq.errors import UsageError
 
@@ -21,8 +21,7 @@ RESULTS = ("Success", "Failed", "FailedToSpawn", "Killed", "Errored", "Dependenc
 WHEN_HELP = "a duration back from now (30s, 15m, 2h, 7d, 2w) or a date/time (2024-05-01, 2024-05-01T14:30)"
 
 
-@dataclass(frozen=True)
-class Filters:
+class Filters(NamedTuple):
     group: str | None = None
     label: str | None = None
     since: float | None = None
@@ -56,10 +55,10 @@ class Filters:
         return (" WHERE " + " AND ".join(terms) if terms else ""), params
 
     def active(self) -> bool:
-        return any(value is not None for value in asdict(self).values())
+        return any(value is not None for value in self._asdict().values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        return {key: value for key, value in self._asdict().items() if value is not None}
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser, default: Any = None) -> None:

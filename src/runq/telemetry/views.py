@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from runq.telemetry.filters import Filters
 
 Statement = tuple[str, list[Any]]
 
 
-@dataclass(frozen=True)
-class Column:
+def _first_result(results: list[list[tuple[Any, ...]]]) -> tuple[list[tuple[Any, ...]], int | None]:
+    return results[0], None
+
+
+# NamedTuples rather than dataclasses: `dataclasses` pulls in `inspect`, about 8 ms of every
+# `runq stats` start, which is most of what an index-only view costs.
+class Column(NamedTuple):
     key: str
     title: str
     kind: str = "text"  # text, int, seconds, ratio, time
 
 
-@dataclass(frozen=True)
-class StatsTable:
+class StatsTable(NamedTuple):
     name: str
     title: str
     columns: tuple[Column, ...]
@@ -39,14 +42,12 @@ class StatsTable:
         return data
 
 
-@dataclass(frozen=True)
-class View:
+class View(NamedTuple):
     name: str
     title: str
     columns: tuple[Column, ...]
     statements: Callable[[Filters, int], list[Statement]]
-    shape: Callable[[list[list[tuple[Any, ...]]]], tuple[list[tuple[Any, ...]], int | None]] = field(
-        default=lambda results: (results[0], None))
+    shape: Callable[[list[list[tuple[Any, ...]]]], tuple[list[tuple[Any, ...]], int | None]] = _first_result
 
     def run(self, db: sqlite3.Connection, filters: Filters, limit: int) -> StatsTable:
         results = [db.execute(sql, params).fetchall() for sql, params in self.statements(filters, limit)]
