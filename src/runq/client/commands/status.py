@@ -1,8 +1,11 @@
 """Show the queue: a table per group, or pueue 4's JSON with --json."""
 from __future__ import annotations
 
-import argparse
 import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # argparse costs ~7 ms; `status --json` skips it entirely
+    import argparse
 
 from runq.client.common import open_connection
 
