@@ -94,18 +94,12 @@ TASK_ID=$(runq add --print-task-id -w "$(pwd)" -- {command}) && \
 '''
 
 
-# A known engine bug: a queued task's stdout and stderr go through two pipes, so writes made
-# before the supervisor reads them land in the log stdout-first (`echo out; echo err >&2; echo
-# done` logs "out done err" in most runs); pueue shares one file. `runq run` with both streams on
-# one file (how Claude Code runs commands) uses one pipe and keeps the order.
-INTERLEAVING_BUG = pytest.mark.xfail(strict=False, reason="stdout/stderr order is lost across the supervisor's two pipes")
-
-
 @pytest.mark.parametrize(("command", "direct_output"), [
     ("ls", "a.txt\nb.txt\n"),
     ("python3 -c 'print(42)'", "42\n"),
     ("'echo out; echo more; echo last'", "out\nmore\nlast\n"),
-    pytest.param("'echo out; echo err >&2; echo done'", "out\nerr\ndone\n", marks=INTERLEAVING_BUG),
+    # Queued tasks write both streams through one pipe, so the log keeps their order.
+    ("'echo out; echo err >&2; echo done'", "out\nerr\ndone\n"),
 ])
 def test_synchronous_wrapper_gives_the_commands_output(bash: Bash, user_home: Path, command: str,
                                                        direct_output: str) -> None:

@@ -161,6 +161,24 @@ def signal_group(pgid: int | None, sig: int) -> bool:
     return True
 
 
+def kill_orphaned_task(pgid: int | None, task_id: int) -> bool:
+    """SIGKILL a task whose supervisor is gone, but only if that process group is still this task.
+
+    The recorded group id may be stale (the task ended long ago and pids wrap around): signal it
+    only when the group's leader still carries the task's RUNQ_TASK_ID in its environment.
+    """
+    if not pgid:
+        return False
+    try:
+        with open(f"/proc/{pgid}/environ", "rb") as handle:
+            environ = handle.read().split(b"\0")
+    except OSError:
+        return False
+    if b"RUNQ_TASK_ID=%d" % task_id not in environ:
+        return False
+    return signal_group(pgid, signal.SIGKILL)
+
+
 def process_start_ticks(pid: int) -> int | None:
     """The process start time in clock ticks since boot: with the pid, a unique identity."""
     try:

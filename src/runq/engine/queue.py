@@ -290,7 +290,7 @@ class Queue:
         report = processes.read_exit_file(self.exit_path(task_id))
         if report is None:
             report = {"errored": "the task's supervisor vanished without a report", "end": time.time()}
-            processes.signal_group(task.pgid or worker.task_pid, signal.SIGKILL)
+            processes.kill_orphaned_task(task.pgid or worker.task_pid, task.id)
         self.finish(task, report)
 
     # ---- finishing ---------------------------------------------------------------------------
@@ -571,7 +571,7 @@ class Queue:
                 # Last look: the shim may have finished between the two checks above.
                 report = processes.read_exit_file(self.exit_path(task.id))
             if report is None:
-                processes.signal_group(task.pgid, signal.SIGKILL)
+                processes.kill_orphaned_task(task.pgid, task.id)
                 report = {"errored": "the task's supervisor was lost while the daemon was down", "end": time.time()}
             self.finish(task, report)
         for group in self.groups.values():
