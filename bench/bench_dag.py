@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import markdown
+
 REPO = Path(__file__).resolve().parents[1]
 COMMAND = "sleep 0.05"
 SLOTS = 4
@@ -91,15 +93,6 @@ def run(quick: bool) -> list[dict]:
          "baseline_name": "xargs overhead per task", "baseline": round((best_xargs - ideal) / tasks * 1000, 3),
          "ratio": round((best_runq - ideal) / max(1e-9, best_xargs - ideal), 3), "target": None},
     ]
-
-
-def markdown(rows: list[dict]) -> str:
-    lines = ["| benchmark | runq | baseline | ratio | target |", "|---|---|---|---|---|"]
-    for row in rows:
-        target = f"<= {row['target']}x" if row["target"] else "-"
-        lines.append(f"| {row['name']} | {row['value']} {row['unit']} | {row['baseline_name']}: "
-                     f"{row['baseline']} {row['unit']} | {row['ratio']}x | {target} |")
-    return "\n".join(lines)
 
 
 def main() -> int:

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import markdown
+
 REPO = Path(__file__).resolve().parents[1]
 FASTPATH = REPO / "src" / "runq" / "fastpath.py"
 TARGET_RATIO = 3.0
@@ -93,15 +95,6 @@ def run(quick: bool) -> list[dict]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return rows
-
-
-def markdown(rows: list[dict]) -> str:
-    lines = ["| benchmark | runq | baseline | ratio | target |", "|---|---|---|---|---|"]
-    for row in rows:
-        target = f"<= {row['target']}x" if row["target"] else "-"
-        lines.append(f"| {row['name']} | {row['value']} {row['unit']} | {row['baseline_name']}: "
-                     f"{row['baseline']} {row['unit']} | {row['ratio']}x | {target} |")
-    return "\n".join(lines)
 
 
 def main() -> int:
