@@ -6,6 +6,8 @@ directly.
 """
 from __future__ import annotations
 
+import heapq
+
 from runq.model import ACTIVE, DONE, QUEUED, STASHED, Task
 
 
@@ -15,6 +17,11 @@ class TaskIndex:
         self.queued: dict[int, Task] = {}
         self.active: dict[int, Task] = {}
         self.delayed: dict[int, Task] = {}
+        # Per group, a heap of (-priority, id) of its queued tasks, so picking the next task to
+        # start costs O(log n), not a pass over every waiting task. Entries of tasks that left
+        # the queue are dropped lazily when they surface; `heaped` holds ids with an entry.
+        self.waiting: dict[str, list[tuple[int, int]]] = {}
+        self.heaped: set[int] = set()
         for task in tasks.values():
             self.update(task)
 
@@ -25,6 +32,9 @@ class TaskIndex:
         self.live[task.id] = task
         if task.status == QUEUED:
             self.queued[task.id] = task
+            if task.id not in self.heaped:
+                heapq.heappush(self.waiting.setdefault(task.group, []), (-task.priority, task.id))
+                self.heaped.add(task.id)
         elif task.status in ACTIVE:
             self.active[task.id] = task
         elif task.status == STASHED and task.enqueue_at is not None:

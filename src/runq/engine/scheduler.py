@@ -32,25 +32,29 @@ def _has_room(group: Group | None, used: int) -> bool:
 
 
 def startable(index: TaskIndex, tasks: dict[int, Task], groups: dict[str, Group]) -> list[Task]:
-    """The queued tasks to start now, in start order."""
+    """The queued tasks to start now, in start order (priority, then id, within each group)."""
     counts = active_counts(index.active)
-    open_groups = {name for name, group in groups.items() if _has_room(group, counts.get(name, 0))}
-    candidates = [((-t.priority, t.id), t) for t in index.queued.values() if t.group in open_groups]
-    # Only groups with candidates keep the loop going: an idle open group (say `default` while a
-    # batch drains elsewhere) would otherwise make every call pop the whole heap.
-    open_groups &= {task.group for _, task in candidates}
-    # A heap, not a sort: usually only a slot or two is free while many tasks wait.
-    heapq.heapify(candidates)
-    chosen = []
-    while candidates and open_groups:
-        _, task = heapq.heappop(candidates)
-        if task.group not in open_groups or not dependencies_met(task, tasks):
+    chosen: list[Task] = []
+    for name, heap in index.waiting.items():
+        group = groups.get(name)
+        if not heap or not _has_room(group, counts.get(name, 0)):
             continue
-        counts[task.group] = counts.get(task.group, 0) + 1
-        if not _has_room(groups.get(task.group), counts[task.group]):
-            open_groups.discard(task.group)
-        chosen.append(task)
-    return chosen
+        blocked = []
+        while heap and _has_room(group, counts.get(name, 0)):
+            entry = heapq.heappop(heap)
+            task = index.queued.get(entry[1])
+            if task is None or task.group != name:
+                index.heaped.discard(entry[1])  # it left the queue since: a stale entry
+                continue
+            if not dependencies_met(task, tasks):
+                blocked.append(entry)
+                continue
+            index.heaped.discard(task.id)
+            counts[name] = counts.get(name, 0) + 1
+            chosen.append(task)
+        for entry in blocked:
+            heapq.heappush(heap, entry)
+    return sorted(chosen, key=lambda t: (-t.priority, t.id))
 
 
 def dependency_failures(index: TaskIndex, tasks: dict[int, Task], groups: dict[str, Group]) -> list[Task]:
