@@ -55,7 +55,7 @@ class Connection:
             self.receive()
             raise DaemonUnreachable("runq: the daemon closed the connection (did it stop or crash?)") from None
 
-    def _read_exact(self, size: int) -> bytes:
+    def _read_exact(self, size: int) -> bytes | bytearray:
         if len(self._buffer) < size:
             # Large frames (status --json of many tasks) are read into one preallocated buffer:
             # appending chunk by chunk would copy the frame again on every read.
@@ -72,14 +72,14 @@ class Connection:
                     raise DaemonUnreachable("runq: the daemon closed the connection (did it stop or crash?)")
                 have += got
             self._buffer = b""
-            return bytes(data)
+            return data  # a bytearray: copying a multi-megabyte frame into bytes buys nothing
         head, self._buffer = self._buffer[:size], self._buffer[size:]
         return head
 
     def has_buffered(self) -> bool:
         return bool(self._buffer)
 
-    def read_frame(self) -> bytes:
+    def read_frame(self) -> bytes | bytearray:
         length = wire.frame_length(self._read_exact(wire.HEADER), wire.MAX_REPLY)
         return self._read_exact(length)
 
@@ -92,7 +92,7 @@ class Connection:
             raise RunqError(str(reply.get("error", "the daemon refused the request")))
         return reply
 
-    def read_raw(self) -> Iterator[bytes]:
+    def read_raw(self) -> Iterator[bytes | bytearray]:
         """Yield the raw chunks that follow a reply with "raw": true."""
         while True:
             chunk = self.read_frame()

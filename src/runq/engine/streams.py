@@ -189,12 +189,12 @@ def status_pueue(queue: Queue, conn: Connection, request: dict) -> None:
     size = 0
     for part in parts:
         if size + len(part) > wire.RAW_CHUNK and batch:
-            conn.send_bytes(wire.frame(b"".join(batch)))
+            _send_raw_frame(conn, b"".join(batch))
             batch, size = [], 0
         batch.append(part)
         size += len(part)
     if batch:
-        conn.send_bytes(wire.frame(b"".join(batch)))
+        _send_raw_frame(conn, b"".join(batch))
     conn.send_bytes(wire.frame(b""))
 
 
@@ -206,3 +206,6 @@ def log_pueue_tasks(queue: Queue, conn: Connection, request: dict) -> dict:
             "tasks": [[t.id, pueue_json.task_object(t, {}, queue.log_path(t.id)), t.status] for t in found]}
 
 
+def _send_raw_frame(conn: Connection, body: bytes) -> None:
+    # Header and body go out as two buffers: prefixing would copy megabytes once more.
+    conn.send_bytes(len(body).to_bytes(wire.HEADER, "big"), body)

@@ -29,14 +29,14 @@ def frame(body: bytes) -> bytes:
     return len(body).to_bytes(HEADER, "big") + body
 
 
-def frame_length(header: bytes, limit: int) -> int:
+def frame_length(header: bytes | bytearray, limit: int) -> int:
     length = int.from_bytes(header, "big")
     if length > limit:
         raise ValueError(f"frame of {length} bytes exceeds the limit of {limit}")
     return length
 
 
-def decode(body: bytes) -> dict[str, Any]:
+def decode(body: bytes | bytearray) -> dict[str, Any]:
     """Decode one request or reply body; anything but a JSON object is a ValueError."""
     try:
         text = body.decode("utf-8", "surrogatepass")
