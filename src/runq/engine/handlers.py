@@ -418,8 +418,7 @@ def group_remove(queue: Queue, conn: Connection, request: dict) -> dict:
     if any(t.group == name for t in queue.tasks.values()):
         raise RunqError(f"runq: group {name!r} still has tasks; remove or clean them first")
     del queue.groups[name]
-    with queue.store.transaction() as tx:
-        tx.delete_group(name)
+    queue.save(deleted_groups=(name,))
     return {"ok": True, "message": f"Group \"{name}\" removed"}
 
 

@@ -64,6 +64,7 @@ class Queue:
         self.unsaved_tasks: dict[int, Task] = {}
         self.unsaved_groups: dict[str, Group] = {}
         self.unsaved_deletes: set[int] = set()
+        self.unsaved_group_deletes: set[str] = set()
         # Work that may only happen once the turn's changes are durable: handing a task to its
         # worker (a crash before the commit must not leave a task running that the state calls
         # queued) and removing exit files (a failed commit must leave the end recoverable).
@@ -74,7 +75,8 @@ class Queue:
 
     # ---- persistence and notification -------------------------------------------------------
 
-    def save(self, *tasks: Task, groups: tuple[Group, ...] = (), deleted: tuple[int, ...] = ()) -> None:
+    def save(self, *tasks: Task, groups: tuple[Group, ...] = (), deleted: tuple[int, ...] = (),
+             deleted_groups: tuple[str, ...] = ()) -> None:
         """Record changes in memory now; `commit` writes them at the end of the loop turn, before
         any reply leaves (the loop holds replies until then)."""
         for task in tasks:
@@ -89,6 +91,9 @@ class Queue:
         for group in groups:
             self.unsaved_groups[group.name] = group
             self.failures_pending = True
+        for name in deleted_groups:
+            self.unsaved_groups.pop(name, None)
+            self.unsaved_group_deletes.add(name)
         for task_id in deleted:
             self.unsaved_tasks.pop(task_id, None)
             self.unsaved_deletes.add(task_id)
@@ -108,10 +113,13 @@ class Queue:
                     tx.save_task(task)
                 for group in self.unsaved_groups.values():
                     tx.save_group(group)
+                for name in self.unsaved_group_deletes:
+                    tx.delete_group(name)
                 tx.set_next_id(self.next_id)
             self.unsaved_tasks.clear()
             self.unsaved_groups.clear()
             self.unsaved_deletes.clear()
+            self.unsaved_group_deletes.clear()
             self.unsaved = False
         actions, self.after_commit = self.after_commit, []
         for action in actions:
@@ -398,6 +406,7 @@ class Queue:
         self.unsaved_tasks.clear()
         self.unsaved_groups.clear()
         self.unsaved_deletes.clear()
+        self.unsaved_group_deletes.clear()
         self.unsaved = False
         for action in self.after_commit:
             if getattr(action, "func", None) == self._dispatch:
