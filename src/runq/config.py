@@ -35,7 +35,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     },
     "logs": {
         # per-task log cap in bytes: past it runq keeps the head and the tail and marks the cut.
-        "max_bytes": ((int,), 64 * 1024 * 1024),
+        "max_bytes": ((int,), 8 * 1024 * 1024),
     },
     "history": {
         "max_rows": ((int,), 1_000_000),

@@ -62,12 +62,15 @@ def small_disk(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_output_filling_the_disk_ends_clearly_and_runq_recovers_when_space_is_freed(runq, small_disk: Path) -> None:
     home = small_disk
+    # A log cap larger than the 8 MB disk, so the task's output fills it.
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text("[logs]\nmax_bytes = 67108864\n")
     assert runq("group").returncode == 0
     pid = daemon_pid(home)
     before = add(home, "echo before")
     assert runq("wait", str(before)).returncode == 0
 
-    # 20 MB of output into an 8 MB filesystem (the default log cap is 64 MiB).
+    # 20 MB of output into an 8 MB filesystem.
     filler = add(home, "head -c 20M /dev/zero")
     wait_until(lambda: shutil.disk_usage(home).free < 64 * 1024 and not task_processes(home, filler), timeout=60)
 
