@@ -4,7 +4,7 @@
     python bench/bench_engine.py --quick   # smaller sizes (about 1 minute)
 
 Measured, interleaved so both tools see the same load, medians of many runs:
-  (a) enqueue latency: `runq add -- true` (console script, and the fast launcher
+  (a) enqueue latency: `runq add -- true` (the installed `runq` command, and the fast launcher
       `python -I -S src/runq/fastpath.py`), one `add` over an open connection (the daemon's own
       cost), against `tsp true`;
   (b) add-then-wait round trip for `true`: `runq add -p` then `runq wait ID` against `tsp true`
@@ -41,7 +41,7 @@ SRC = REPO / "src"
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(SRC))
 
-from common import ensure_apt_package, markdown, median, meets_target, row, sample, time_call, time_process  # noqa: E402
+from common import ensure_apt_package, installed_runq, markdown, median, meets_target, row, sample, time_call, time_process  # noqa: E402
 
 from runq.client.connection import Connection, connect  # noqa: E402
 
@@ -134,15 +134,6 @@ class Tsp:
 TASK_ENV = dict(os.environ)
 
 
-def console_script() -> list[str] | None:
-    """The installed `runq` entry point itself (not a version-manager shim in front of it)."""
-    beside = Path(sys.executable).with_name("runq")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("runq")
-    return [found] if found else None
-
-
 # ---- (a) enqueue latency and (b) round trip ------------------------------------------------------
 
 def enqueue_latency(runq: Runq, tsp: Tsp, runs: int) -> list[dict]:
@@ -152,15 +143,13 @@ def enqueue_latency(runq: Runq, tsp: Tsp, runs: int) -> list[dict]:
             "tsp": lambda: time_process([tsp.binary, "true"], tsp.env),
             "connection": lambda: time_call(lambda: runq.add(conn)),
         }
-        script = console_script()
-        if script:
-            timers["console"] = lambda: time_process([*script, "add", "--", "true"], runq.env)
-        samples = sample(timers, runs)
+        with installed_runq() as installed:
+            timers["console"] = lambda: time_process([installed["launcher"], "add", "--", "true"], runq.env)
+            samples = sample(timers, runs)
     tsp_ms = median(samples["tsp"]) * 1000
     rows = []
-    if "console" in samples:
-        rows.append(row("(a) enqueue: `runq add -- true` (console script)", median(samples["console"]) * 1000,
-                        "ms", "`tsp true`", tsp_ms))
+    rows.append(row("(a) enqueue: `runq add -- true` (installed `runq` command)", median(samples["console"]) * 1000,
+                    "ms", "`tsp true`", tsp_ms))
     rows.append(row("(a) enqueue: `runq add -- true` (fast launcher)", median(samples["fastpath"]) * 1000, "ms",
                     "`tsp true`", tsp_ms))
     rows.append(row("(a) enqueue: one `add` over an open connection (daemon cost)",

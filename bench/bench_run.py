@@ -7,8 +7,10 @@ Measured in one run, interleaved so every command sees the same machine load (me
   latency of `true` run directly, `bash -c true`, `tsp -f true` (task-spooler's one-process
   "run and wait", warm server; installed with apt-get when missing), the bare start of the
   interpreter runq is installed with (`python -I -S -c pass`, sys.executable), and
-  `runq run -- true` through the fast launcher (`python -I -S src/runq/fastpath.py`) and through
-  the plain console script (site processing included), each reported on its own;
+  `runq run -- true` through the fast launcher the hook writes (`python -I -S src/runq/fastpath.py`)
+  and through the `runq` command `pip install .` puts on PATH (installed into a throwaway virtual
+  environment on this interpreter, its site-packages visible), each reported on its own, beside
+  the script pip would write for an entry point (site step first) for contrast;
   where the time goes: the client alone (interpreter, imports, request; no daemon), and one
   run round trip over an open connection (daemon, pooled supervisor, `bash -c true`);
   stream rate of `head -c 1G /dev/zero` through `runq run` (to /dev/null: the supervisor is the
@@ -36,24 +38,13 @@ SRC = REPO / "src"
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(SRC))
 
-from common import ensure_apt_package, markdown, median, meets_target, row, sample  # noqa: E402
+from common import ensure_apt_package, installed_runq, markdown, median, meets_target, row, sample  # noqa: E402
 
 FASTPATH = [sys.executable, "-I", "-S", str(SRC / "runq" / "fastpath.py")]
 START_TARGET = 3.0
 STREAM_TARGET = 2.0  # time ratio: throughput at least 0.5 x the plain pipe
 STREAM_BYTES = "1G"
 IMPORTTIME_TOP = 12
-
-
-def console_script() -> str:
-    """The `runq` entry point installed beside this interpreter (never a pyenv shim: +55 ms)."""
-    beside = Path(sys.executable).with_name("runq")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("runq")
-    if found is None:
-        raise RuntimeError("no runq console script; pip install -e . first")
-    return found
 
 
 def timer(argv: Sequence[str], env: dict[str, str], before: Callable[[], None] | None = None) -> Callable[[], float]:
@@ -122,7 +113,7 @@ def in_process_round_trip(env: dict[str, str]) -> Callable[[], float]:
 # ---- latency -----------------------------------------------------------------------------------
 
 def latency_rows(runs: int) -> tuple[list[dict], dict[str, float]]:
-    with runq_home() as env, tsp_server() as (tsp, tsp_env):
+    with runq_home() as env, tsp_server() as (tsp, tsp_env), installed_runq() as installed:
         too_long = {**env, "RUNQ_HOME": "/tmp/" + "x" * 120}
         timers = {
             "true": timer(["true"], env),
@@ -133,7 +124,8 @@ def latency_rows(runs: int) -> tuple[list[dict], dict[str, float]]:
             "python -I -S -c pass": timer([sys.executable, "-I", "-S", "-c", "pass"], env),
             "python -c pass": timer([sys.executable, "-c", "pass"], env),
             "runq run -- true (fast launcher)": timer([*FASTPATH, "run", "--", "true"], env),
-            "runq run -- true (console script)": timer([console_script(), "run", "--", "true"], env),
+            "runq run -- true (installed runq command)": timer([installed["launcher"], "run", "--", "true"], env),
+            "runq run -- true (entry-point script)": timer([installed["entry_point"], "run", "--", "true"], env),
             "client alone (fast launcher, no daemon: exits 125)": timer([*FASTPATH, "run", "--", "true"], too_long),
             "run round trip, open connection (daemon + supervisor + bash)": in_process_round_trip(env),
         }
@@ -148,9 +140,9 @@ def latency_rows(runs: int) -> tuple[list[dict], dict[str, float]]:
         row("python -c pass (with site)", ms["python -c pass"], "ms", "python -I -S -c pass", bare),
         row("runq run -- true (fast launcher)", ms["runq run -- true (fast launcher)"], "ms",
             "python -I -S -c pass", bare, START_TARGET),
-        row("runq run -- true (console script)", ms["runq run -- true (console script)"], "ms",
+        row("runq run -- true (the `runq` command pip installs)", ms["runq run -- true (installed runq command)"], "ms",
             "python -I -S -c pass", bare, START_TARGET),
-        row("runq run -- true (console script) vs the same site processing", ms["runq run -- true (console script)"],
+        row("  contrast: an entry-point script (site step first)", ms["runq run -- true (entry-point script)"],
             "ms", "python -c pass", ms["python -c pass"]),
         row("runq run -- true (fast launcher) vs tsp -f true", ms["runq run -- true (fast launcher)"], "ms",
             "tsp -f true", ms["tsp -f true"]),

@@ -1,7 +1,8 @@
 """Benchmark: `runq stats` views on a history of 1,000,000 records against the raw sqlite3 query.
 
 Fills history.db (the real schema, through runq's own migrations) with generated rows using
-executemany, then for each view times the real CLI process (`python -m runq stats VIEW --json`)
+executemany, then for each view times the real CLI process (`runq stats VIEW --json`, the command
+`pip install .` installs, set up in a throwaway virtual environment on this interpreter)
 against the same SQL run by the sqlite3 command-line shell (/usr/bin/sqlite3) on the same file,
 both as fresh processes, best of REPEATS. The ratio is CLI / raw; the target is at most 3x.
 
@@ -27,7 +28,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "bench"))
 
+from common import installed_runq  # noqa: E402
 from runq.telemetry import schema
 from runq.telemetry.filters import Filters
 from runq.telemetry.signature import command_signature
@@ -158,16 +161,21 @@ def cached_history(rows: int, refill: bool) -> str:
 def run(quick: bool, refill: bool = False) -> list[dict]:
     rows = QUICK_ROWS if quick else FULL_ROWS
     home = cached_history(rows, refill)
-    db_path = os.path.join(home, "history.db")
-    env = dict(os.environ, RUNQ_HOME=home, PYTHONPATH=str(REPO / "src"))
+    env = dict(os.environ, RUNQ_HOME=home)
     env.pop("RUNQ_CONFIG", None)
-    results = [_startup_floor(env)]
+    with installed_runq() as installed:
+        return _measure(installed["launcher"], home, rows, env)
+
+
+def _measure(runq: str, home: str, rows: int, env: dict[str, str]) -> list[dict]:
+    db_path = os.path.join(home, "history.db")
+    results = [_startup_floor(runq, env)]
     for name, view in VIEWS.items():
         statements = view.statements(Filters(), LIMIT)
         raw_sql = ";\n".join(inline(sql, params) for sql, params in statements) + ";"
         raw, cli = best_of_interleaved(
             [SQLITE3, "-readonly", db_path, raw_sql],
-            [sys.executable, "-m", "runq", "stats", name, "--json", "--limit", str(LIMIT)], env, REPEATS)
+            [runq, "stats", name, "--json", "--limit", str(LIMIT)], env, REPEATS)
         results.append({"name": f"runq stats {name} ({rows:,} rows)", "value": round(cli * 1000, 1), "unit": "ms",
                         "baseline_name": "sqlite3 shell, same SQL", "baseline": round(raw * 1000, 1),
                         "ratio": round(cli / raw, 2), "target": f"<= {TARGET_RATIO:g}x"})
@@ -186,12 +194,12 @@ def run(quick: bool, refill: bool = False) -> list[dict]:
     return results
 
 
-def _startup_floor(env: dict[str, str]) -> dict:
+def _startup_floor(runq: str, env: dict[str, str]) -> dict:
     """What any view pays before its query: the CLI on an empty history against the shell's `SELECT 1`."""
     with tempfile.TemporaryDirectory() as empty_home:
         floor_env = dict(env, RUNQ_HOME=empty_home)
         raw, cli = best_of_interleaved([SQLITE3, ":memory:", "SELECT 1;"],
-                                       [sys.executable, "-m", "runq", "stats", "slowest", "--json"], floor_env, REPEATS)
+                                       [runq, "stats", "slowest", "--json"], floor_env, REPEATS)
     return {"name": "start-up floor: runq stats on an empty history", "value": round(cli * 1000, 1), "unit": "ms",
             "baseline_name": "sqlite3 shell, SELECT 1", "baseline": round(raw * 1000, 1),
             "ratio": round(cli / raw, 2), "target": "(information)"}

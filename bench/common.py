@@ -5,11 +5,16 @@ value / baseline, and a numeric target means "ratio at most this" (None: informa
 """
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def median(values: Sequence[float]) -> float:
@@ -81,3 +86,30 @@ def ensure_apt_package(command: str, package: str) -> str:
     if not found:
         raise RuntimeError(f"installing {package} did not provide {command}")
     return found
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def installed_runq() -> Iterator[dict[str, str]]:
+    """runq as `pip install .` lays it out, in a throwaway virtual environment on this interpreter.
+
+    The environment sees the interpreter's own site-packages, so a script that takes the site
+    step pays for every .pth file there, as it would installed beside the interpreter. Yields
+    the installed `runq` command ("launcher") and, for contrast, the script pip would write for
+    a [project.scripts] entry point ("entry_point": the site step first, then runq's main).
+    """
+    root = Path(tempfile.mkdtemp(prefix="rqi"))
+    venv = root / "venv"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed",
+                        "--no-warn-script-location", "--prefix", str(venv), str(REPO)], check=True,
+                       stdout=subprocess.DEVNULL, env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"})
+        entry_point = venv / "bin" / "runq-entry-point"
+        entry_point.write_text(f"#!{venv}/bin/python\nimport sys\nfrom runq.client.main import main\nsys.exit(main())\n")
+        entry_point.chmod(0o755)
+        yield {"launcher": str(venv / "bin" / "runq"), "entry_point": str(entry_point)}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
