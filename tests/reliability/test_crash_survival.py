@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from conftest import wait_until
-from reliability_support import add, alive, call, daemon_pid, held_lock, history_rows, tasks
+from reliability_support import add, alive, call, daemon_pid, held_lock, history_rows, task_processes, tasks
 
 SLOTS = 10
 IN_FLIGHT = 50
@@ -141,6 +141,33 @@ def test_task_ending_while_the_daemon_is_dead_is_recorded_not_killed(runq, daemo
     assert (home / "task_logs" / f"{first}.log").read_text() == "one\ntwo\n"
     assert final[second]["result"] == "Success"
     assert final[second]["start"] >= final[first]["end"]
+    assert not exit_file.exists()
+
+
+def test_end_the_daemon_received_but_never_saved_survives_its_crash(runq, daemon: Path, tmp_path: Path) -> None:
+    """The worker keeps a report until the daemon confirms it saved. Stopped, the daemon cannot
+    save or confirm the end it was sent; killed then, its worker must write the exit file."""
+    home = daemon
+    lock = tmp_path / "lock"
+    with held_lock(lock):
+        task = add(home, f"echo hi; flock -s {lock} true; exit 7")
+        wait_until(lambda: tasks(home)[task]["status"] == "Running" and task_processes(home, task))
+        pid = daemon_pid(home)
+        os.kill(pid, signal.SIGSTOP)
+    exit_file = home / "task_logs" / f"{task}.exit"
+    try:
+        wait_until(lambda: not task_processes(home, task))
+        time.sleep(0.2)  # the worker sends its report to the stopped daemon, which cannot confirm it
+        assert not exit_file.exists(), "the worker wrote its report to disk while the daemon lived"
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGCONT)
+    wait_until(lambda: not alive(pid))
+    wait_until(exit_file.exists)
+    assert runq("wait", str(task)).returncode == 0  # a new daemon reads the exit file
+    final = tasks(home)[task]
+    assert (final["result"], final["exit_code"]) == ("Failed", 7)
+    assert (home / "task_logs" / f"{task}.log").read_text() == "hi\n"
     assert not exit_file.exists()
 
 

@@ -105,3 +105,16 @@ def test_capped_log_keeps_head_and_tail_while_the_caller_gets_everything(tmp_pat
     marker = b"\n[runq: output cut here: %d bytes omitted, see logs.max_bytes]\n" % (len(expected) - 4096)
     assert log == expected[:2048] + marker + expected[-2048:]
     assert sorted(p.name for p in (home / "task_logs").iterdir()) == ["0.log", "0.log.idx"]
+
+
+def test_a_finished_task_leaves_only_its_log(tmp_path: Path) -> None:
+    """One pipe for both streams needs no stream index, and a report the daemon saved leaves no
+    exit file: a short task's cost is dominated by the files it creates."""
+    home = Path(os.environ["RUNQ_HOME"])
+    assert run("echo out; echo err >&2", tmp_path, merged=True).returncode == 0
+    assert run("exit 0", tmp_path).returncode == 0
+    assert sorted(p.name for p in (home / "task_logs").iterdir()) == ["0.log", "1.log"]
+    assert (home / "task_logs" / "0.log").read_bytes() == b"out\nerr\n"
+    assert run("echo out; echo err >&2", tmp_path).returncode == 0
+    assert sorted(p.name for p in (home / "task_logs").iterdir()) == ["0.log", "1.log", "2.log", "2.log.idx"]
+    assert (home / "task_logs" / "2.log.idx").read_bytes() == b"0 o\n4 e\n"

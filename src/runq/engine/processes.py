@@ -128,6 +128,20 @@ def parse_lines(handle: ShimHandle) -> None:
             handle.report = fastjson.loads(line[2:].decode())
 
 
+CONFIRMED = b"\0\0\0\0"  # an empty frame on a worker's channel: "your last report is saved"
+
+
+def confirm_report(worker: ShimHandle) -> None:
+    """Tell a worker its oldest unconfirmed report is durable; until then it would write the
+    report to an exit file if this daemon died."""
+    if worker.channel is None:
+        return
+    try:
+        worker.channel.send(CONFIRMED)
+    except OSError:
+        pass  # gone or retired: at worst it leaves an exit file the next clean removes
+
+
 def read_exit_file(path: str) -> dict | None:
     try:
         with open(path, "rb") as handle:

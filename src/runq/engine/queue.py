@@ -43,6 +43,9 @@ class Queue:
         self.failures_pending = True  # a dependency may have failed: recheck dependents
         self.shims: dict[int, ShimHandle] = {}
         self.pool = processes.WorkerPool()
+        # Workers whose reports are not saved yet, by task: told once they are (and retired then,
+        # when the pool had no room for them).
+        self.unconfirmed: dict[int, tuple[ShimHandle, bool]] = {}
         self.caller_fds: dict[int, tuple[tuple[int, int, int], bool]] = {}
         # The daemon runs under umask 077 with a raised fd limit; tasks must not inherit either:
         # a `run` task gets its caller's umask, others the umask and soft limit the daemon started with.
@@ -252,12 +255,15 @@ class Queue:
             task_id, report = worker.task_id, worker.report
             worker.report = None
             self.shims.pop(task_id, None)
-            if not self.pool.release(worker):
-                self._retire(worker)
+            # The worker keeps the report (and writes it to an exit file should this daemon die)
+            # until told it is saved; a surplus worker is retired only after that.
+            self.unconfirmed[task_id] = (worker, self.pool.release(worker))
             task = self.tasks.get(task_id)
             if task is not None and task.status in ACTIVE:
                 self.unsaved_ends[task_id] = report
                 self.finish(task, report)
+            else:
+                self.after_commit.append(functools.partial(self._forget_end, task_id))
         if not alive:
             self._retire(worker)
 
@@ -299,11 +305,12 @@ class Queue:
         if report is None:
             report = {"errored": "the task's supervisor vanished without a report", "end": time.time()}
             processes.kill_orphaned_task(task.pgid or worker.task_pid, task.id)
-        self.finish(task, report)
+        self.finish(task, report, from_file=True)
 
     # ---- finishing ---------------------------------------------------------------------------
 
-    def finish(self, task: Task, report: dict) -> None:
+    def finish(self, task: Task, report: dict, from_file: bool = False) -> None:
+        """Record a task's end from its report (`from_file`: read from the worker's exit file)."""
         previous = task.status
         task.end = report.get("end") or time.time()
         task.exit_code = report.get("exit_code")
@@ -333,16 +340,22 @@ class Queue:
             self._schedule_retry(task)
         else:
             self.save(task)
-        # Only now that the end is durable may the worker's exit file go: if the save failed
-        # (a full disk), the next reconcile finds the file and records the end again.
-        self.after_commit.append(functools.partial(self._forget_end, task.id))
+        # Only now that the end is durable may the worker forget its report (or its exit file
+        # go): if the save failed (a full disk), the next reconcile records the end again.
+        self.after_commit.append(functools.partial(self._forget_end, task.id, from_file))
         self.notify(task, previous)
         if not retry:
             self._pause_on_failure(task)
 
-    def _forget_end(self, task_id: int) -> None:
-        _unlink(self.exit_path(task_id))
+    def _forget_end(self, task_id: int, from_file: bool = False) -> None:
+        if from_file:
+            _unlink(self.exit_path(task_id))
         self.unsaved_ends.pop(task_id, None)
+        worker, pooled = self.unconfirmed.pop(task_id, (None, True))
+        if worker is not None:
+            processes.confirm_report(worker)
+            if not pooled:
+                self._retire(worker)
 
     def _should_retry(self, task: Task) -> bool:
         return (task.result != SUCCESS and task.id not in self.user_killed
@@ -455,9 +468,10 @@ class Queue:
 
     def remove_logs(self, task_id: int) -> None:
         base = self.log_path(task_id)
-        for suffix in ("", ".idx", ".tail", ".tail.old"):
+        for suffix in ("", ".idx"):
             _unlink(base + suffix)
         _unlink(base[: -len(".log")] + ".cmd")
+        _unlink(self.exit_path(task_id))  # left by a worker whose daemon died before confirming
 
     def task_json(self, task: Task, raw_env: bool) -> bytes:
         """The task's pueue JSON, cached until it next changes (status --json stays linear and fast)."""
@@ -582,7 +596,7 @@ class Queue:
             if report is None:
                 processes.kill_orphaned_task(task.pgid, task.id)
                 report = {"errored": "the task's supervisor was lost while the daemon was down", "end": time.time()}
-            self.finish(task, report)
+            self.finish(task, report, from_file=True)
         for group in self.groups.values():
             if group.status not in (GROUP_RUNNING, GROUP_PAUSED):
                 group.status = GROUP_RUNNING

@@ -4,7 +4,8 @@ It detaches into its own session, spawns the task in the task's own process grou
 task's output to the log (and, for `runq run`, to the caller's own stdout/stderr), waits for the
 task and reports the exit status with resource use. Because it is not tied to the daemon, a task
 keeps running and its end is still recorded when the daemon crashes: the report goes to the
-control pipe and, atomically, to an exit file the next daemon reads.
+control channel and stays with the worker until the daemon confirms it saved; a worker that
+loses its daemon first writes it, atomically, to an exit file the next daemon reads.
 
 Only os-level calls happen here: the daemon is single-threaded, so the fork is safe, and the
 child must not touch the daemon's event loop or database.
@@ -62,12 +63,15 @@ class LogWriter:
     stderr can be told apart later without touching the pueue-compatible log bytes.
     """
 
-    def __init__(self, path: str, cap: int) -> None:
+    def __init__(self, path: str, cap: int, split_streams: bool = False) -> None:
         self.path = path
         self.head_cap = cap // 2
         self.tail_cap = cap - self.head_cap
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        self.idx = os.open(path + ".idx", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        # One pipe for both streams (every queued task) needs no index: all of it is "m". A file
+        # creation is a journaled directory change, the largest cost of a short task.
+        self.split_streams = split_streams
+        self.idx: int | None = None
         self.total = 0
         self.head = 0
         self.stream = ""
@@ -87,8 +91,7 @@ class LogWriter:
 
     def _write(self, stream: str, data: bytes | memoryview) -> None:
         if stream != self.stream:
-            os.write(self.idx, b"%d %s\n" % (self.total, stream.encode()))
-            self.stream = stream
+            self._switch(stream)
         room = self.head_cap - self.head
         if room > 0:
             part = data[:room]
@@ -115,12 +118,20 @@ class LogWriter:
             return
         if stream != self.stream:  # the bytes are in the ring already: account for them
             try:
-                os.write(self.idx, b"%d %s\n" % (self.total, stream.encode()))
+                self._switch(stream)
             except OSError as exc:
                 self.error = f"log write failed: {exc.strerror}"
-            self.stream = stream
         self.tail_total += size
         self.total += size
+
+    def _switch(self, stream: str) -> None:
+        """Record in `<log>.idx` that the output from here on is `stream`'s."""
+        self.stream = stream
+        if not self.split_streams:
+            return
+        if self.idx is None:
+            self.idx = os.open(self.path + ".idx", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        os.write(self.idx, b"%d %s\n" % (self.total, stream.encode()))
 
     def _write_tail(self, data: bytes | memoryview) -> None:
         if self.tail is None:
@@ -151,7 +162,8 @@ class LogWriter:
         except OSError as exc:
             self.error = self.error or f"log write failed: {exc.strerror}"
         os.close(self.fd)
-        os.close(self.idx)
+        if self.idx is not None:
+            os.close(self.idx)
 
 
 def _ring(size: int) -> memoryview:
@@ -204,18 +216,28 @@ def worker_main(control_fd: int) -> None:
         import socket
 
         channel = socket.socket(fileno=control_fd)
-        while True:
-            spec = _receive_spec(channel)
-            if spec is None:
-                break
-            try:
-                report = _supervise(spec, control_fd)
-            except Exception as exc:  # noqa: BLE001 - every task must end with a report
-                report = {"errored": f"runq supervisor failed: {exc!r}", "end": time.time()}
-            finally:
-                for fd in spec.caller_fds or ():
-                    _close(fd)
-            _publish(spec, control_fd, report)
+        unconfirmed: list[tuple[str, bytes]] = []  # (exit file, report) the daemon has not saved yet
+        try:
+            while True:
+                spec = _receive_spec(channel, unconfirmed)
+                if spec is None:
+                    break
+                try:
+                    report = _supervise(spec, control_fd)
+                except Exception as exc:  # noqa: BLE001 - every task must end with a report
+                    report = {"errored": f"runq supervisor failed: {exc!r}", "end": time.time()}
+                finally:
+                    for fd in spec.caller_fds or ():
+                        _close(fd)
+                line = fastjson.dumps(report).encode()
+                unconfirmed.append((spec.exit_path, line))
+                try:
+                    os.write(control_fd, b"E " + line + b"\n")
+                except OSError:
+                    break  # the daemon is gone: the next one reads the exit file
+        finally:
+            for exit_path, line in unconfirmed:
+                _write_exit_file(exit_path, line)
     except BaseException:  # noqa: BLE001
         code = 1
     os._exit(code)
@@ -228,16 +250,29 @@ def _close(fd: int) -> None:
         pass
 
 
-def _receive_spec(sock: socket.socket) -> ShimSpec | None:
-    """One framed spec (4-byte length + JSON), with the caller's fds attached to its first bytes."""
+def _receive_spec(sock: socket.socket, unconfirmed: list[tuple[str, bytes]]) -> ShimSpec | None:
+    """The next framed spec (4-byte length + JSON), with the caller's fds attached to its first
+    bytes; None once the daemon hangs up. An empty frame confirms the oldest report saved."""
+    while True:
+        header, fds = _receive_header(sock)
+        if header is None:
+            return None
+        size = int.from_bytes(header, "big")
+        if size:
+            return _receive_body(sock, size, fds)
+        if unconfirmed:
+            unconfirmed.pop(0)
+
+
+def _receive_header(sock: socket.socket) -> tuple[bytes | None, list[int]]:
     import array
     import socket
 
+    fds: list[int] = []
     try:
         header, ancillary, _, _ = sock.recvmsg(4, socket.CMSG_SPACE(3 * 4))
         if not header:
-            return None
-        fds: list[int] = []
+            return None, fds
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 numbers = array.array("i")
@@ -246,9 +281,15 @@ def _receive_spec(sock: socket.socket) -> ShimSpec | None:
         while len(header) < 4:
             more = sock.recv(4 - len(header))
             if not more:
-                return None
+                return None, fds
             header += more
-        size = int.from_bytes(header, "big")
+    except OSError:
+        return None, fds
+    return header, fds
+
+
+def _receive_body(sock: socket.socket, size: int, fds: list[int]) -> ShimSpec | None:
+    try:
         body = bytearray()
         while len(body) < size:
             chunk = sock.recv(min(size - len(body), 1 << 20))
@@ -288,7 +329,7 @@ def _detach(control_fd: int) -> None:
 
 
 def _supervise(spec: ShimSpec, control_fd: int) -> dict:
-    log = LogWriter(spec.log_path, spec.log_cap)
+    log = LogWriter(spec.log_path, spec.log_cap, split_streams=not spec.merged)
     stdin_fd = spec.caller_fds[0] if spec.caller_fds else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     pipes = [(out_r, out_w)]
@@ -531,16 +572,12 @@ def _drain(fds: set[int], streams: dict[int, int], caller_fds: tuple[int, int, i
             os.close(fd)
 
 
-def _publish(spec: ShimSpec, control_fd: int, report: dict) -> None:
-    line = fastjson.dumps(report).encode()
-    tmp = spec.exit_path + ".tmp"
+def _write_exit_file(path: str, line: bytes) -> None:
+    """The report on disk, for a daemon that died before saving it (the next one reads it)."""
+    tmp = path + ".tmp"
     try:
         with open(tmp, "wb") as handle:
             handle.write(line)
-        os.replace(tmp, spec.exit_path)
+        os.replace(tmp, path)
     except OSError:
-        pass  # a full disk: the control pipe still carries the report
-    try:
-        os.write(control_fd, b"E " + line + b"\n")
-    except OSError:
-        pass  # the daemon is gone; the next one reads the exit file
+        pass  # a full disk as well: the task's end is lost with the daemon that crashed
