@@ -18,6 +18,9 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "daemon": {
         # argv template; "{command}" is replaced by the task's command string.
         "shell": ((list,), None),
+        # exec a plain command line (words only, not a builtin) without starting bash, as bash
+        # itself would exec it; only with bash as the shell (see runq/engine/direct.py)
+        "direct_exec": ((bool,), True),
         "callback": ((str,), None),
         "callback_log_lines": ((int,), 10),
         "pause_group_on_failure": ((bool,), False),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from runq import paths
 from runq.config import Config
-from runq.engine import processes, pueue_json, scheduler
+from runq.engine import direct, processes, pueue_json, scheduler
 from runq.engine.index import TaskIndex
 from runq.engine.loop import EventLoop
 from runq.engine.processes import ShimHandle
@@ -37,6 +37,9 @@ class Queue:
         self.store = store
         self.loop = loop
         self.shell = shell
+        # A plain line may skip bash only where bash is the shell and behaves as modelled.
+        self.direct_exec = (bool(config.get("daemon", "direct_exec")) and os.path.basename(shell[0]) == "bash"
+                            and shell[1:] == ["-c"] and direct.agrees_with(shell[0]))
         self.tasks, self.groups, self.next_id = store.load()
         # Tasks by state: scheduling looks only at these, so its cost does not grow with history.
         self.index = TaskIndex(self.tasks)
@@ -196,11 +199,13 @@ class Queue:
         # ready). `runq run` with separate stdout and stderr files gets two pipes, and the log's
         # .idx records which stream each chunk came from.
         fds, merged = self.caller_fds.get(task.id, (None, True))
+        argv = self._shell_argv(task)
         spec = ShimSpec(
-            task_id=task.id, argv=self._shell_argv(task), cwd=task.path, env=env,
+            task_id=task.id, argv=argv, cwd=task.path, env=env,
             log_path=paths.task_log(self.root, task.id), exit_path=self.exit_path(task.id),
             log_cap=int(self.config.get("logs", "max_bytes")), caller_fds=fds, merged=merged,
             umask=self.caller_umask.get(task.id, self.task_umask), nofile=self.task_nofile,
+            direct=self.direct_exec and argv[:-1] == self.shell,
         )
         worker = self._acquire()
         self.shims[task.id] = worker

@@ -18,6 +18,7 @@ import signal
 import time
 from dataclasses import dataclass
 
+from runq.engine import direct
 from runq.protocol import fastjson
 
 TYPE_CHECKING = False
@@ -49,6 +50,8 @@ class ShimSpec:
     # its caller's umask (`run`) or the daemon's original one, and the original soft fd limit.
     umask: int | None = None
     nofile: int | None = None
+    # argv is [bash, "-c", line]: exec the line's program without bash when bash would only exec it
+    direct: bool = False
 
 
 class LogWriter:
@@ -305,13 +308,14 @@ def _receive_body(sock: socket.socket, size: int, fds: list[int]) -> ShimSpec | 
     return ShimSpec(task_id=data["task_id"], argv=data["argv"], cwd=data["cwd"], env=data["env"],
                     log_path=data["log_path"], exit_path=data["exit_path"], log_cap=data["log_cap"],
                     caller_fds=caller, merged=data["merged"], umask=data.get("umask"),
-                    nofile=data.get("nofile"))
+                    nofile=data.get("nofile"), direct=data.get("direct", False))
 
 
 def encode_spec(spec: ShimSpec) -> bytes:
     body = fastjson.dumps({"task_id": spec.task_id, "argv": spec.argv, "cwd": spec.cwd, "env": spec.env,
                            "log_path": spec.log_path, "exit_path": spec.exit_path, "log_cap": spec.log_cap,
-                           "merged": spec.merged, "umask": spec.umask, "nofile": spec.nofile}).encode("utf-8", "surrogatepass")
+                           "merged": spec.merged, "umask": spec.umask, "nofile": spec.nofile,
+                           "direct": spec.direct}).encode("utf-8", "surrogatepass")
     return len(body).to_bytes(4, "big") + body
 
 
@@ -345,15 +349,14 @@ def _supervise(spec: ShimSpec, control_fd: int) -> dict:
         log.finish()
         return {"spawn_error": f"cannot enter working directory {spec.cwd}: {exc.strerror}", "end": time.time()}
     inherited = _enter_task_limits(spec)
+    file_actions = [(os.POSIX_SPAWN_DUP2, stdin_fd, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
     try:
-        # argv[0] is the shell's bare name, as when a caller runs `bash -c CMD` from PATH: bash
-        # puts $0 in every message ("bash: line 1: x: command not found"), and runq's must match.
-        pid = os.posix_spawn(
-            spec.argv[0], [os.path.basename(spec.argv[0]), *spec.argv[1:]], spec.env,
-            file_actions=[(os.POSIX_SPAWN_DUP2, stdin_fd, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
-                          (os.POSIX_SPAWN_DUP2, err_w, 2)],
-            setpgroup=0, setsigdef=DEFAULT_SIGNALS, setsigmask=(),
-        )
+        pid = _spawn_direct(spec, file_actions) if spec.direct else None
+        if pid is None:
+            # argv[0] is the shell's bare name, as when a caller runs `bash -c CMD` from PATH: bash
+            # puts $0 in every message ("bash: line 1: x: command not found"), and runq's must match.
+            pid = os.posix_spawn(spec.argv[0], [os.path.basename(spec.argv[0]), *spec.argv[1:]], spec.env,
+                                 file_actions=file_actions, setpgroup=0, setsigdef=DEFAULT_SIGNALS, setsigmask=())
     except OSError as exc:
         _close_unspawned(pipes, stdin_fd, spec)
         log.finish()
@@ -388,6 +391,19 @@ def _supervise(spec: ShimSpec, control_fd: int) -> dict:
     else:
         report["exit_code"] = os.WEXITSTATUS(status)
     return report
+
+
+def _spawn_direct(spec: ShimSpec, file_actions: list) -> int | None:
+    """Exec the line's program as bash would have (see direct.py); None: leave it to bash."""
+    planned = direct.plan(spec.argv[-1], spec.env)
+    if planned is None:
+        return None
+    program, argv, env = planned
+    try:
+        return os.posix_spawn(program, argv, env, file_actions=file_actions, setpgroup=0,
+                              setsigdef=DEFAULT_SIGNALS, setsigmask=())
+    except OSError:
+        return None  # a script without #! (bash runs it itself), or the file just changed
 
 
 def _enter_task_limits(spec: ShimSpec) -> tuple[int | None, int | None]:
