@@ -115,12 +115,27 @@ def _environment_after_bash(env: dict[str, str], program: str) -> dict[str, str]
     oldpwd = env.get("OLDPWD")
     if oldpwd is not None and not os.path.isdir(oldpwd):
         inserted.remove("OLDPWD")  # bash keeps it unexported when it names no directory
-    order = sorted(range(len(inserted)), key=lambda at: (_bucket(inserted[at]), -at))
-    names = [inserted[at] for at in order]
-    if "_" not in values:
-        names.append("_")
+    names = _bash_order(tuple(inserted))
     values["_"] = program
     return {name: values[name] for name in names}
+
+
+_orders: dict[tuple[str, ...], list[str]] = {}
+
+
+def _bash_order(inserted: tuple[str, ...]) -> list[str]:
+    """The names in the order bash exports them: by hash bucket, the latest inserted first within
+    one, and `_` last when it was not imported. Tasks repeat environments, so orders are kept."""
+    order = _orders.get(inserted)
+    if order is None:
+        ranked = sorted(range(len(inserted)), key=lambda at: (_bucket(inserted[at]), -at))
+        order = [inserted[at] for at in ranked]
+        if "_" not in inserted:
+            order.append("_")
+        if len(_orders) >= 64:
+            _orders.clear()
+        _orders[inserted] = order
+    return order
 
 
 def _same_directory(path: str) -> bool:
