@@ -205,7 +205,7 @@ def drain_runq_wave(runq: Runq, tasks: int) -> float:
         conn.call("pause", group="drain")
         for _ in range(tasks):
             runq.add(conn, group="drain")
-        stream = waiter.stream("wait", group="drain", target="done")
+        stream = waiter.stream("wait", group="drain", target="done", quiet=True)  # as `runq wait -q`
         next(stream)  # subscribed: the daemon has sent its opening frame
         start = time.perf_counter()
         conn.call("start", group="drain")

@@ -524,6 +524,22 @@ def test_wait_exit_codes(runq) -> None:  # type: ignore[no-untyped-def]
     assert empty.returncode == 0 and empty.stdout == "" and "No tasks found" in empty.stderr
 
 
+def test_quiet_wait_streams_the_outcome_only(runq, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`wait -q` prints nothing, so the daemon renders no task per change for it: one frame
+    when subscribed, one with the outcome, whatever the number of tasks."""
+    gate = tmp_path / "gate"
+    first = add(runq, f"while [ ! -e {gate} ]; do sleep 0.02; done")
+    failing = add(runq, "exit 4")
+    with connect() as conn:
+        frames = conn.stream("wait", target="success", quiet=True)
+        assert next(frames) == {"ok": True, "event": "start", "tasks": []}
+        gate.touch()
+        rest = list(frames)
+    assert rest == [{"ok": True, "done": True, "tasks": [], "failed": failing}]
+    status = json.loads(ok(runq, "status", "--json").stdout)["tasks"]
+    assert status[str(first)]["status"]["Done"]["result"] == "Success"
+
+
 def test_wait_reports_progress_lines(runq, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     gate = tmp_path / "gate"
     add(runq, f"while [ ! -e {gate} ]; do sleep 0.02; done")

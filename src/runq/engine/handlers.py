@@ -198,8 +198,10 @@ def _pause_groups_with_waiting_work(queue: Queue, request: dict) -> None:
         queue.save(groups=tuple(changed))
 
 
-def _dependants_not_done(queue: Queue, task_id: int, leaving: set[int]) -> bool:
-    return any(task_id in t.dependencies and t.status != DONE and t.id not in leaving for t in queue.tasks.values())
+def _still_needed(queue: Queue, leaving: set[int]) -> set[int]:
+    """Ids some staying, unfinished task depends on: those must stay too (one pass, not one per id)."""
+    return {dep for t in queue.tasks.values() if t.dependencies and t.status != DONE and t.id not in leaving
+            for dep in t.dependencies}
 
 
 @handler("remove")
@@ -209,7 +211,8 @@ def remove(queue: Queue, conn: Connection, request: dict) -> dict:
         raise RunqError("runq: remove needs task ids")
     found, missing = select(queue.tasks, queue.groups, {"ids": ids})
     leaving = {t.id for t in found if t.status in (QUEUED, STASHED, DONE, LOCKED)}
-    removed = [t.id for t in found if t.id in leaving and not _dependants_not_done(queue, t.id, leaving)]
+    needed = _still_needed(queue, leaving)
+    removed = [t.id for t in found if t.id in leaving and t.id not in needed]
     refused = missing + [t.id for t in found if t.id not in removed]
     _delete(queue, removed)
     return compile_message("Tasks removed from list", removed, refused)
@@ -234,7 +237,8 @@ def clean(queue: Queue, conn: Connection, request: dict) -> dict:
     done = [t for t in queue.tasks.values() if t.status == DONE and (group is None or t.group == group)
             and (not request.get("successful_only") or t.result == SUCCESS)]
     leaving = {t.id for t in done}
-    removed = sorted(t.id for t in done if not _dependants_not_done(queue, t.id, leaving))
+    needed = _still_needed(queue, leaving)
+    removed = sorted(t.id for t in done if t.id not in needed)
     _delete(queue, removed)
     message = "All finished tasks have been removed" if group is None else f"All finished tasks have been removed from group {group}"
     return {"ok": True, "message": message, "removed": removed}

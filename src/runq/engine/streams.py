@@ -46,7 +46,9 @@ def wait(queue: Queue, conn: Connection, request: dict) -> None:
         conn.send({"ok": True, "done": True, "empty": True, "tasks": []})
         return
     satisfied = WAIT_TARGETS[target]
-    conn.send({"ok": True, "event": "start", "tasks": [t.to_dict(with_env=False) for t in found]})
+    # quiet: the caller wants the outcome only (`wait -q`), so no task is rendered per change
+    quiet = bool(request.get("quiet"))
+    conn.send({"ok": True, "event": "start", "tasks": [] if quiet else [t.to_dict(with_env=False) for t in found]})
     # Kept up to date on each change, so a wait on thousands of tasks costs O(1) per event.
     unsatisfied = {t.id for t in found if t.status not in satisfied}
 
@@ -55,7 +57,7 @@ def wait(queue: Queue, conn: Connection, request: dict) -> None:
 
     def final(failed: Task | None = None) -> None:
         queue.subscribers.discard(on_change)
-        tasks = [queue.tasks[i].to_dict(with_env=False) for i in sorted(watched) if i in queue.tasks]
+        tasks = [] if quiet else [queue.tasks[i].to_dict(with_env=False) for i in sorted(watched) if i in queue.tasks]
         conn.send({"ok": True, "done": True, "tasks": tasks, "failed": failed.id if failed else None})
 
     def on_change(task: Task, previous: str | None) -> None:
@@ -71,7 +73,8 @@ def wait(queue: Queue, conn: Connection, request: dict) -> None:
                 unsatisfied.discard(task.id)
             else:
                 unsatisfied.add(task.id)
-        conn.send({"ok": True, "event": "task", "task": task.to_dict(with_env=False), "previous": previous})
+        if not quiet:
+            conn.send({"ok": True, "event": "task", "task": task.to_dict(with_env=False), "previous": previous})
         if target == "success" and task.status == DONE and task.result != SUCCESS:
             final(task)
         elif finished():

@@ -42,6 +42,9 @@ class HistoryStore:
         self.config = config
         self.max_rows = max_rows
         self.pending: deque[tuple[tuple[Any, ...], str | None]] = deque(maxlen=MAX_PENDING)
+        # The daemon hands over its interned (shared, never mutated) environment dicts: one
+        # redaction per distinct environment instead of one per record.
+        self._redacted: dict[int, tuple[dict[str, str], str]] = {}
 
     @classmethod
     def open(cls, path: str, config: Config | None = None) -> HistoryStore:
@@ -147,11 +150,21 @@ class HistoryStore:
         if rejected is not None:
             raise sqlite3.IntegrityError(f"record rejected: {rejected}")
 
+    def _redacted_json(self, env: dict[str, str]) -> str:
+        cached = self._redacted.get(id(env))
+        if cached is not None and cached[0] is env:
+            return cached[1]
+        env_json = schema.encode_env(redact_env(env, self.config))
+        if len(self._redacted) >= 64:
+            self._redacted.clear()
+        self._redacted[id(env)] = (env, env_json)  # holding env keeps its id from being reused
+        return env_json
+
     def _row(self, rec: dict[str, Any]) -> tuple[tuple[Any, ...], str | None]:
         started, ended, enqueued = rec.get("started_at"), rec["ended_at"], rec.get("enqueued_at")
         label = rec.get("label")
         env = rec.get("env")
-        env_json = schema.encode_env(redact_env(env, self.config)) if env is not None else None
+        env_json = self._redacted_json(env) if env is not None else None
         dependencies = rec.get("dependencies")
         row = (
             rec["id"], rec.get("attempt") or 1, 1 if rec.get("final", True) else 0, rec["command"],

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _wait(args: argparse.Namespace, say) -> int:  # type: ignore[no-untyped-def]
     with open_connection() as conn:
-        for reply in conn.stream("wait", target=args.status, **selection(args)):
+        for reply in conn.stream("wait", target=args.status, quiet=args.quiet, **selection(args)):
             if reply.get("empty"):
                 sys.stderr.write("No tasks found for this selection.\n")
                 return 0
