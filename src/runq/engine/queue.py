@@ -39,7 +39,10 @@ class Queue:
         self.shell = shell
         # A plain line may skip bash only where bash is the shell and behaves as modelled.
         self.direct_exec = (bool(config.get("daemon", "direct_exec")) and os.path.basename(shell[0]) == "bash"
-                            and shell[1:] == ["-c"] and direct.agrees_with(shell[0]))
+                            and shell[1:] == ["-c"])
+        if self.direct_exec and not direct.agrees_with(shell[0]):
+            log.info("%s exports its environment unlike runq's model of bash: every line goes through it", shell[0])
+            self.direct_exec = False
         self.tasks, self.groups, self.next_id = store.load()
         # Tasks by state: scheduling looks only at these, so its cost does not grow with history.
         self.index = TaskIndex(self.tasks)
