@@ -1,7 +1,9 @@
 """Entry point: `runq COMMAND ...`. It only dispatches.
 
 `run` and `hook claude` take a fast path that skips argparse: every agent command pays their
-start-up twice (the hook, then the wrapper), and argparse alone costs about 7 ms here.
+start-up twice (the hook, then the wrapper), and argparse alone costs about 7 ms here. So do
+`status --json` (what jq pipelines call) and `stats` without filters (an index-only view costs
+little more than the start).
 """
 from __future__ import annotations
 
@@ -50,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
 
             group = argv[argv.index("-g") + 1] if "-g" in argv else argv[argv.index("--group") + 1] if "--group" in argv else None
             return status.print_json(group)
+        if argv and argv[0] == "stats" and "-h" not in argv and "--help" not in argv:
+            from runq.telemetry import cli_stats
+
+            answered = cli_stats.plain(argv[1:])
+            if answered is not None:
+                return answered
         if argv[:2] == ["hook", "claude"]:
             from runq.hook import claude
 

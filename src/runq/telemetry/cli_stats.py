@@ -1,17 +1,18 @@
 """Telemetry over the task history: run times, failures, signatures, queue wait, sessions."""
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 
 from runq import paths
 from runq.errors import UsageError
-from runq.telemetry.filters import add_filter_arguments, filters_from_args, parse_limit
+from runq.telemetry.filters import Filters, add_filter_arguments, filters_from_args, parse_limit
 from runq.telemetry.reader import history_errors, open_for_reading
-from runq.telemetry.render import render_stats_table
 from runq.telemetry.views import VIEWS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
 DEFAULT_LIMIT = 10
 
@@ -26,9 +27,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    names = _chosen_views(args.view)
-    filters = filters_from_args(args, time.time())
-    limit = parse_limit(args.limit, DEFAULT_LIMIT)
+    return show(args.view, filters_from_args(args, time.time()), args.limit, args.json)
+
+
+def plain(argv: list[str]) -> int | None:
+    """`stats [VIEW] [--json] [--limit N]`, no filters: answered without argparse (its import and
+    parser cost as much as an index-only view). None: anything else, for the full parser."""
+    view = limit = None
+    as_json = False
+    rest = iter(argv)
+    for arg in rest:
+        if arg in ("--json", "-j"):
+            as_json = True
+        elif arg in ("--limit", "-n"):
+            limit = next(rest, None)
+            if limit is None or limit.startswith("-"):
+                return None
+        elif not arg.startswith("-") and view is None:
+            view = arg
+        else:
+            return None
+    return show(view, Filters(), limit, as_json)
+
+
+def show(view: str | None, filters: Filters, limit_text: str | None, as_json: bool) -> int:
+    names = _chosen_views(view)
+    limit = parse_limit(limit_text, DEFAULT_LIMIT)
     path = paths.history_db(paths.home())
     with history_errors(path):
         db = open_for_reading(path)
@@ -36,10 +60,14 @@ def run(args: argparse.Namespace) -> int:
             tables = [VIEWS[name].run(db, filters, limit) for name in names]
         finally:
             db.close()
-    if args.json:
+    if as_json:
+        from runq.protocol import fastjson  # `json` itself pulls in `re` and `enum`: ~7 ms
+
         output = {"filters": filters.to_dict(), **{table.name: table.to_dict() for table in tables}}
-        sys.stdout.write(json.dumps(output, indent=2) + "\n")
+        sys.stdout.write(fastjson.dumps(output) + "\n")
     else:
+        from runq.telemetry.render import render_stats_table
+
         sys.stdout.write("\n".join(render_stats_table(table) for table in tables))
     return 0
 

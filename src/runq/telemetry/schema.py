@@ -6,7 +6,6 @@ Never edit a released migration; append a new one.
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable
 
@@ -161,6 +160,8 @@ def env_digest(env_json: str | None) -> bytes | None:
 
 
 def encode_env(env: dict[str, str]) -> str:
+    import json  # here, not at the top: `json` pulls in `re` and `enum`, most of a `runq stats` start
+
     return json.dumps(env, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -8,32 +8,36 @@ at rank ceil(p * n / 100).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 from runq.telemetry.filters import Filters
 
-Statement = tuple[str, list[Any]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Statement = tuple[str, list[Any]]
 
 
 def _first_result(results: list[list[tuple[Any, ...]]]) -> tuple[list[tuple[Any, ...]], int | None]:
     return results[0], None
 
 
-# NamedTuples rather than dataclasses: `dataclasses` pulls in `inspect`, about 8 ms of every
-# `runq stats` start, which is most of what an index-only view costs.
-class Column(NamedTuple):
-    key: str
-    title: str
-    kind: str = "text"  # text, int, seconds, ratio, time
+# collections.namedtuple rather than dataclasses or typing.NamedTuple: `dataclasses` pulls in
+# `inspect` and `typing` costs milliseconds too, of every `runq stats` start, which is most of what
+# an index-only view costs.
+class Column(namedtuple("Column", ["key", "title", "kind"], defaults=("text",))):
+    """One column of a view: its row key, its heading, and how to show it (text, int, seconds,
+    ratio, time)."""
+
+    __slots__ = ()
 
 
-class StatsTable(NamedTuple):
-    name: str
-    title: str
-    columns: tuple[Column, ...]
-    rows: list[dict[str, Any]]
-    total: int | None = None  # rows matching before --limit, where the view lists runs
+class StatsTable(namedtuple("StatsTable", ["name", "title", "columns", "rows", "total"], defaults=(None,))):
+    """A view's result: rows as dicts by column key; total counts the matching rows before
+    --limit, for views that list runs."""
+
+    __slots__ = ()
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"title": self.title, "rows": self.rows}
@@ -42,12 +46,11 @@ class StatsTable(NamedTuple):
         return data
 
 
-class View(NamedTuple):
-    name: str
-    title: str
-    columns: tuple[Column, ...]
-    statements: Callable[[Filters, int], list[Statement]]
-    shape: Callable[[list[list[tuple[Any, ...]]]], tuple[list[tuple[Any, ...]], int | None]] = _first_result
+class View(namedtuple("View", ["name", "title", "columns", "statements", "shape"], defaults=(_first_result,))):
+    """A view: its columns, the statements it runs for (filters, limit), and how their results
+    become rows (and a total)."""
+
+    __slots__ = ()
 
     def run(self, db: sqlite3.Connection, filters: Filters, limit: int) -> StatsTable:
         results = [db.execute(sql, params).fetchall() for sql, params in self.statements(filters, limit)]
