@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from runq.telemetry import schema
 from runq.telemetry.schema import HistoryError
@@ -22,11 +20,11 @@ def open_for_reading(path: str) -> sqlite3.Connection:
     if not os.path.exists(path):
         return _empty_history()
     with history_errors(path):
-        version = _peek_version(path)
-        if version < schema.CURRENT_VERSION:
+        db = _connect_read_only(path)
+        if schema.schema_version(db) < schema.CURRENT_VERSION:
+            db.close()
             _upgrade(path)
-        db = sqlite3.connect(_read_only_uri(path), uri=True, isolation_level=None)
-        db.execute(f"PRAGMA busy_timeout = {READ_BUSY_TIMEOUT_MS}")
+            db = _connect_read_only(path)
         schema.require_known_version(db, path)
         db.execute("SELECT 1 FROM attempts LIMIT 1").fetchall()
     return db
@@ -45,29 +43,36 @@ def open_for_writing(path: str) -> sqlite3.Connection | None:
     return db
 
 
-@contextmanager
-def history_errors(path: str) -> Iterator[None]:
-    """Turn SQLite's exceptions into one actionable line."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        message = str(exc)
-        if "locked" in message or "busy" in message:
-            raise HistoryError(f"runq: history database {path} is locked by another process ({message}); "
-                               "try again in a moment") from None
-        raise HistoryError(f"runq: history database {path}: {message}") from None
-    except sqlite3.DatabaseError as exc:
-        raise HistoryError(f"runq: history database {path} is damaged ({exc}); move it aside to start a new "
-                           f"history, or try `sqlite3 {path} .recover`") from None
+def history_errors(path: str) -> _HistoryErrors:
+    """Turn SQLite's exceptions into one actionable line (a context manager)."""
+    return _HistoryErrors(path)
 
 
-def _peek_version(path: str) -> int:
+class _HistoryErrors:
+    # A class, not @contextmanager: `contextlib` would be one more import of every `runq stats`.
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, trace: object) -> None:
+        path = self.path
+        if isinstance(exc, sqlite3.OperationalError):
+            message = str(exc)
+            if "locked" in message or "busy" in message:
+                raise HistoryError(f"runq: history database {path} is locked by another process ({message}); "
+                                   "try again in a moment") from None
+            raise HistoryError(f"runq: history database {path}: {message}") from None
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise HistoryError(f"runq: history database {path} is damaged ({exc}); move it aside to start a new "
+                               f"history, or try `sqlite3 {path} .recover`") from None
+
+
+def _connect_read_only(path: str) -> sqlite3.Connection:
     db = sqlite3.connect(_read_only_uri(path), uri=True, isolation_level=None)
-    try:
-        db.execute(f"PRAGMA busy_timeout = {READ_BUSY_TIMEOUT_MS}")
-        return schema.schema_version(db)
-    finally:
-        db.close()
+    db.execute(f"PRAGMA busy_timeout = {READ_BUSY_TIMEOUT_MS}")
+    return db
 
 
 def _upgrade(path: str) -> None:
