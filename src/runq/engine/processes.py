@@ -128,16 +128,18 @@ def parse_lines(handle: ShimHandle) -> None:
             handle.report = fastjson.loads(line[2:].decode())
 
 
-CONFIRMED = b"\0\0\0\0"  # an empty frame on a worker's channel: "your last report is saved"
+# A frame header no spec can have (specs are far below 4 GiB), then the task id: "the report of
+# this task is saved". Specs and confirmations share the channel, in the order they were sent.
+CONFIRMED = 0xFFFFFFFF
 
 
-def confirm_report(worker: ShimHandle) -> None:
-    """Tell a worker its oldest unconfirmed report is durable; until then it would write the
-    report to an exit file if this daemon died."""
+def confirm_report(worker: ShimHandle, task_id: int) -> None:
+    """Tell a worker that a task's report is durable; until then it would write the report to an
+    exit file if this daemon died."""
     if worker.channel is None:
         return
     try:
-        worker.channel.send(CONFIRMED)
+        worker.channel.send(CONFIRMED.to_bytes(4, "big") + task_id.to_bytes(8, "big"))
     except OSError:
         pass  # gone or retired: at worst it leaves an exit file the next clean removes
 

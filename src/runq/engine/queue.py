@@ -361,7 +361,7 @@ class Queue:
         self.unsaved_ends.pop(task_id, None)
         worker, pooled = self.unconfirmed.pop(task_id, (None, True))
         if worker is not None:
-            processes.confirm_report(worker)
+            processes.confirm_report(worker, task_id)
             if not pooled:
                 self._retire(worker)
 

@@ -219,7 +219,7 @@ def worker_main(control_fd: int) -> None:
         import socket
 
         channel = socket.socket(fileno=control_fd)
-        unconfirmed: list[tuple[str, bytes]] = []  # (exit file, report) the daemon has not saved yet
+        unconfirmed: dict[int, tuple[str, bytes]] = {}  # task -> (exit file, report) not saved yet
         try:
             while True:
                 spec = _receive_spec(channel, unconfirmed)
@@ -233,13 +233,13 @@ def worker_main(control_fd: int) -> None:
                     for fd in spec.caller_fds or ():
                         _close(fd)
                 line = fastjson.dumps(report).encode()
-                unconfirmed.append((spec.exit_path, line))
+                unconfirmed[spec.task_id] = (spec.exit_path, line)
                 try:
                     os.write(control_fd, b"E " + line + b"\n")
                 except OSError:
                     break  # the daemon is gone: the next one reads the exit file
         finally:
-            for exit_path, line in unconfirmed:
+            for exit_path, line in unconfirmed.values():
                 _write_exit_file(exit_path, line)
     except BaseException:  # noqa: BLE001
         code = 1
@@ -253,18 +253,36 @@ def _close(fd: int) -> None:
         pass
 
 
-def _receive_spec(sock: socket.socket, unconfirmed: list[tuple[str, bytes]]) -> ShimSpec | None:
+CONFIRMED = 0xFFFFFFFF  # processes.CONFIRMED: a header followed by the id of a task whose report is saved
+
+
+def _receive_spec(sock: socket.socket, unconfirmed: dict[int, tuple[str, bytes]]) -> ShimSpec | None:
     """The next framed spec (4-byte length + JSON), with the caller's fds attached to its first
-    bytes; None once the daemon hangs up. An empty frame confirms the oldest report saved."""
+    bytes; None once the daemon hangs up. Confirmations met on the way drop their reports."""
     while True:
         header, fds = _receive_header(sock)
         if header is None:
             return None
         size = int.from_bytes(header, "big")
-        if size:
+        if size != CONFIRMED:
             return _receive_body(sock, size, fds)
-        if unconfirmed:
-            unconfirmed.pop(0)
+        task_id = _receive_exactly(sock, 8)
+        if task_id is None:
+            return None
+        unconfirmed.pop(int.from_bytes(task_id, "big"), None)
+
+
+def _receive_exactly(sock: socket.socket, size: int) -> bytes | None:
+    data = b""
+    try:
+        while len(data) < size:
+            chunk = sock.recv(size - len(data))
+            if not chunk:
+                return None
+            data += chunk
+    except OSError:
+        return None
+    return data
 
 
 def _receive_header(sock: socket.socket) -> tuple[bytes | None, list[int]]:
