@@ -834,3 +834,24 @@ def test_leftover_runtime_files_without_any_daemon_are_recovered(runq, home: Pat
     (run_dir / "daemon.pid").write_text(f"{gone.pid}\n")
     assert add(runq, "true") == 0
     assert wait_done(0)[0]["result"] == "Success"
+
+
+def test_the_daemon_leaves_the_directory_it_was_started_from(runq, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Auto-started from a directory that is later deleted (an agent's scratch dir), the daemon
+    must not hold it open, and must keep serving with a relative RUNQ_HOME given at the start."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    home = Path(os.environ["RUNQ_HOME"])
+    relative_home = os.path.relpath(home, scratch)
+    env = dict(os.environ, RUNQ_HOME=relative_home)
+    started = subprocess.run([sys.executable, "-m", "runq", "add", "-p", "--", "echo first"], cwd=scratch, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+    pid = daemon_pid(home)
+    assert os.readlink(f"/proc/{pid}/cwd") == str(home.resolve())
+    shutil.rmtree(scratch)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run([sys.executable, "-m", "runq", "run", "--", "pwd"], cwd=elsewhere, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (0, f"{elsewhere}\n"), result.stderr
+    assert daemon_pid(home) == pid

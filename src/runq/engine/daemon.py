@@ -303,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     except RunqError as exc:
         sys.stderr.write(f"{exc}\n")
         return 1
+    # Leave the starting client's directory (it may be deleted or unmounted later); the home is
+    # fixed as an absolute path first, so a relative RUNQ_HOME or RUNQ_CONFIG still means the same.
+    os.environ["RUNQ_HOME"] = root
+    if os.environ.get("RUNQ_CONFIG"):
+        os.environ["RUNQ_CONFIG"] = paths.config_file(root)
+    os.chdir(root)
     # Fork only once the config is known good: the starting client sees a non-zero exit and
     # reports the config error at once instead of waiting for a socket that never comes.
     if background and os.fork() != 0:

@@ -58,7 +58,10 @@ def plan(command: str, env: dict[str, str]) -> tuple[str, list[str], dict[str, s
     program = _find(first, env.get("PATH"))
     if program is None:
         return None  # bash says "not found" or "Permission denied" in its own words
-    exec_env = _environment_after_bash(env, program)
+    try:
+        exec_env = _environment_after_bash(env, program)
+    except OSError:
+        return None  # the working directory vanished under us: bash says what it says then
     return (program, words, exec_env) if exec_env is not None else None
 
 
