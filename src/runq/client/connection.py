@@ -27,7 +27,6 @@ class Connection:
     def __init__(self, sock: _socket.socket, root: str) -> None:
         self.sock = sock
         self.root = root
-        self._buffer = b""
 
     def close(self) -> None:
         self.sock.close()
@@ -55,31 +54,25 @@ class Connection:
             self.receive()
             raise DaemonUnreachable("runq: the daemon closed the connection (did it stop or crash?)") from None
 
-    def _read_exact(self, size: int) -> bytes | bytearray:
-        if len(self._buffer) < size:
-            # Large frames (status --json of many tasks) are read into one preallocated buffer:
-            # appending chunk by chunk would copy the frame again on every read.
-            data = bytearray(size)
-            have = len(self._buffer)
-            data[:have] = self._buffer
-            view = memoryview(data)
-            while have < size:
-                try:
-                    got = self.sock.recv_into(view[have:], size - have)
-                except (ConnectionResetError, BrokenPipeError):
-                    got = 0
-                if not got:
-                    raise DaemonUnreachable("runq: the daemon closed the connection (did it stop or crash?)")
-                have += got
-            self._buffer = b""
-            return data  # a bytearray: copying a multi-megabyte frame into bytes buys nothing
-        head, self._buffer = self._buffer[:size], self._buffer[size:]
-        return head
+    def _read_exact(self, size: int) -> bytearray:
+        """Exactly `size` bytes, nothing past them: a frame is read to its end and no further, so
+        nothing is ever left over for the next read and `select` on the socket tells the truth.
+        Large frames (status --json of many tasks) land in one preallocated buffer: appending
+        chunk by chunk would copy the frame again on every read."""
+        data = bytearray(size)
+        view = memoryview(data)
+        have = 0
+        while have < size:
+            try:
+                got = self.sock.recv_into(view[have:], size - have)
+            except (ConnectionResetError, BrokenPipeError):
+                got = 0
+            if not got:
+                raise DaemonUnreachable("runq: the daemon closed the connection (did it stop or crash?)")
+            have += got
+        return data  # a bytearray: copying a multi-megabyte frame into bytes buys nothing
 
-    def has_buffered(self) -> bool:
-        return bool(self._buffer)
-
-    def read_frame(self) -> bytes | bytearray:
+    def read_frame(self) -> bytearray:
         length = wire.frame_length(self._read_exact(wire.HEADER), wire.MAX_REPLY)
         return self._read_exact(length)
 
@@ -92,7 +85,7 @@ class Connection:
             raise RunqError(str(reply.get("error", "the daemon refused the request")))
         return reply
 
-    def read_raw(self) -> Iterator[bytes | bytearray]:
+    def read_raw(self) -> Iterator[bytearray]:
         """Yield the raw chunks that follow a reply with "raw": true."""
         while True:
             chunk = self.read_frame()

@@ -98,16 +98,15 @@ class Runner:
         self._check_interrupts()
 
     def _wait(self, watch: Connection) -> None:
-        if not watch.has_buffered():
-            sock = watch.sock.fileno()
-            readable, _, _ = select.select([sock, self.interrupts.read_fd], [], [], self._timeout())
-            if self.interrupts.read_fd in readable:
-                self.interrupts.drain()
-            if sock not in readable:
-                self._check_interrupts()
-                self._escalate_if_due()
-                self.view.tick(self.state)
-                return
+        sock = watch.sock.fileno()
+        readable, _, _ = select.select([sock, self.interrupts.read_fd], [], [], self._timeout())
+        if self.interrupts.read_fd in readable:
+            self.interrupts.drain()
+        if sock not in readable:
+            self._check_interrupts()
+            self._escalate_if_due()
+            self.view.tick(self.state)
+            return
         frame = watch.receive()
         if frame.get("event") == "task":
             self._apply(frame["task"], removed=frame.get("previous") == "Removed")

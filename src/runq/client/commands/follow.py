@@ -54,10 +54,9 @@ def follow_task(task_id: int, lines: int | None) -> int:
             offset = _copy_new(path, offset, out)
             if ended:
                 return 0
-            if not conn.has_buffered():
-                ready, _, _ = select.select([conn.sock], [], [], POLL)
-                if not ready:
-                    continue
+            ready, _, _ = select.select([conn.sock], [], [], POLL)
+            if not ready:
+                continue
             ended = bool(conn.receive().get("done"))
     finally:
         conn.close()
