@@ -44,8 +44,7 @@ def plan(command: str, env: dict[str, str]) -> tuple[str, list[str], dict[str, s
     Call it in the task's working directory: PWD and relative programs are judged there."""
     if not command or not SAFE_CHARACTERS.issuperset(command):
         return None
-    words = command.split(" ")
-    words = [word for word in words if word]
+    words = command.split()  # spaces are the only blanks SAFE_CHARACTERS lets through
     if not words:
         return None
     first = words[0]

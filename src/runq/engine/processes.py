@@ -7,7 +7,7 @@ import signal
 import socket
 from dataclasses import dataclass, field
 
-from runq.engine.shim import ShimSpec, encode_spec, worker_main
+from runq.engine.shim import CONFIRMED, ShimSpec, encode_spec, worker_main
 from runq.protocol import fastjson
 
 
@@ -126,11 +126,6 @@ def parse_lines(handle: ShimHandle) -> None:
             handle.task_pid = int(line[2:])
         elif line.startswith(b"E "):
             handle.report = fastjson.loads(line[2:].decode())
-
-
-# A frame header no spec can have (specs are far below 4 GiB), then the task id: "the report of
-# this task is saved". Specs and confirmations share the channel, in the order they were sent.
-CONFIRMED = 0xFFFFFFFF
 
 
 def confirm_report(worker: ShimHandle, task_id: int) -> None:

@@ -461,13 +461,12 @@ class Queue:
         Linux refuses any single argument over 128 KiB (E2BIG), so a longer command is written
         to a private file beside the log and the shell reads it from there.
         """
-        size = len(task.command.encode("utf-8", "surrogateescape"))
-        if size <= LONG_COMMAND or self.shell[-1:] != ["-c"]:
+        data = task.command.encode("utf-8", "surrogateescape")
+        if len(data) <= LONG_COMMAND or self.shell[-1:] != ["-c"]:
             return [*self.shell, task.command]
         path = self.log_path(task.id)[: -len(".log")] + ".cmd"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            data = task.command.encode("utf-8", "surrogateescape")
             while data:
                 data = data[os.write(fd, data):]
         finally:

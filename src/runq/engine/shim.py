@@ -185,21 +185,6 @@ def _ring(size: int) -> memoryview:
     return memoryview(area)
 
 
-def _read_file(path: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return b""
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
 def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
@@ -253,7 +238,9 @@ def _close(fd: int) -> None:
         pass
 
 
-CONFIRMED = 0xFFFFFFFF  # processes.CONFIRMED: a header followed by the id of a task whose report is saved
+# A frame header no spec can have (specs are far below 4 GiB), then the task id: "the report of
+# this task is saved". Specs and confirmations share the channel, in the order they were sent.
+CONFIRMED = 0xFFFFFFFF
 
 
 def _receive_spec(sock: socket.socket, unconfirmed: dict[int, tuple[str, bytes]]) -> ShimSpec | None:
@@ -272,11 +259,12 @@ def _receive_spec(sock: socket.socket, unconfirmed: dict[int, tuple[str, bytes]]
         unconfirmed.pop(int.from_bytes(task_id, "big"), None)
 
 
-def _receive_exactly(sock: socket.socket, size: int) -> bytes | None:
-    data = b""
+def _receive_exactly(sock: socket.socket, size: int) -> bytearray | None:
+    """`size` bytes from the channel; None if it closes or fails first."""
+    data = bytearray()
     try:
         while len(data) < size:
-            chunk = sock.recv(size - len(data))
+            chunk = sock.recv(min(size - len(data), 1 << 20))
             if not chunk:
                 return None
             data += chunk
@@ -299,25 +287,17 @@ def _receive_header(sock: socket.socket) -> tuple[bytes | None, list[int]]:
                 numbers = array.array("i")
                 numbers.frombytes(payload[: len(payload) - len(payload) % 4])
                 fds.extend(numbers)
-        while len(header) < 4:
-            more = sock.recv(4 - len(header))
-            if not more:
-                return None, fds
-            header += more
     except OSError:
         return None, fds
+    if len(header) < 4:
+        rest = _receive_exactly(sock, 4 - len(header))
+        return (None if rest is None else header + rest), fds
     return header, fds
 
 
 def _receive_body(sock: socket.socket, size: int, fds: list[int]) -> ShimSpec | None:
-    try:
-        body = bytearray()
-        while len(body) < size:
-            chunk = sock.recv(min(size - len(body), 1 << 20))
-            if not chunk:
-                return None
-            body += chunk
-    except OSError:
+    body = _receive_exactly(sock, size)
+    if body is None:
         return None
     data = fastjson.loads(body.decode("utf-8", "surrogatepass"))
     for fd in fds:
@@ -545,7 +525,7 @@ def _pump(pid: int, streams: dict[int, int], log: LogWriter, caller_fds: tuple[i
         if not events and leader_done:
             break
     if open_fds and caller_fds:  # a stream whose caller went away is closed already
-        _forward_after_end(open_fds, streams, caller_fds, {1: True, 2: True, 3: True})
+        _forward_after_end(open_fds, streams, caller_fds)
     # The worker outlives the task: close what is left (pipes a background child still holds),
     # or every task would leak its read ends into the long-lived worker.
     for fd in open_fds:
@@ -554,8 +534,7 @@ def _pump(pid: int, streams: dict[int, int], log: LogWriter, caller_fds: tuple[i
     return counts
 
 
-def _forward_after_end(fds: set[int], streams: dict[int, int], caller_fds: tuple[int, int, int],
-                       forward: dict[int, bool]) -> None:
+def _forward_after_end(fds: set[int], streams: dict[int, int], caller_fds: tuple[int, int, int]) -> None:
     """The task ended but a background child still holds its output pipes.
 
     Run directly, that child would keep writing into the caller's file after the shell exits
@@ -572,12 +551,12 @@ def _forward_after_end(fds: set[int], streams: dict[int, int], caller_fds: tuple
         return
     try:
         if os.fork() == 0:
-            _drain(fds, streams, caller_fds, forward)
+            _drain(fds, streams, caller_fds)
     finally:
         os._exit(0)
 
 
-def _drain(fds: set[int], streams: dict[int, int], caller_fds: tuple[int, int, int], forward: dict[int, bool]) -> None:
+def _drain(fds: set[int], streams: dict[int, int], caller_fds: tuple[int, int, int]) -> None:
     low = 3
     for fd in sorted({*fds, caller_fds[1], caller_fds[2]}):  # drop the worker's channel, logs, pidfd
         if fd >= low:
@@ -592,15 +571,12 @@ def _drain(fds: set[int], streams: dict[int, int], caller_fds: tuple[int, int, i
     while open_fds:
         for fd, _ in poller.poll():
             data = os.read(fd, READ_CHUNK)
-            stream = streams[fd]
-            if data and forward[stream]:
+            if data:
                 try:
-                    _write_all(caller_fds[2] if stream == 2 else caller_fds[1], data)
+                    _write_all(caller_fds[2] if streams[fd] == 2 else caller_fds[1], data)
                     continue
                 except OSError:
                     pass  # the caller's reader is gone: the child gets EPIPE, as it would directly
-            elif data:
-                continue
             poller.unregister(fd)
             open_fds.discard(fd)
             os.close(fd)
