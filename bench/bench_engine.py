@@ -37,15 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SRC = REPO / "src"
 sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(SRC))
+sys.path.insert(0, str(REPO / "src"))
 
-from common import ensure_apt_package, installed_runq, markdown, median, meets_target, row, sample, time_call, time_process  # noqa: E402
+from common import FASTPATH, SRC, ensure_apt_package, installed_runq, markdown, median, meets_target, row, sample, time_call, time_process  # noqa: E402
 
 from runq.client.connection import Connection, connect  # noqa: E402
 
-FASTPATH = [sys.executable, "-I", "-S", str(SRC / "runq" / "fastpath.py")]
 PUEUE_STATUS_3K_MS = 31.0
 THROUGHPUT_TARGET = round(1 / 0.7, 3)  # drain time at most 1/0.7 of tsp's: throughput >= 0.7 x tsp
 LINEAR_TOLERANCE = 1.2

@@ -34,20 +34,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SRC = REPO / "src"
 sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(SRC))
+sys.path.insert(0, str(REPO / "src"))
 
-from common import ensure_apt_package, installed_runq, markdown, median, meets_target, row, sample  # noqa: E402
+from common import FASTPATH, ensure_apt_package, installed_runq, markdown, median, meets_target, row, sample  # noqa: E402
 
-FASTPATH = [sys.executable, "-I", "-S", str(SRC / "runq" / "fastpath.py")]
 START_TARGET = 3.0
 STREAM_TARGET = 2.0  # time ratio: throughput at least 0.5 x the plain pipe
 STREAM_BYTES = "1G"
 IMPORTTIME_TOP = 12
 
 
-def timer(argv: Sequence[str], env: dict[str, str], before: Callable[[], None] | None = None) -> Callable[[], float]:
+def timer(argv: Sequence[str], env: dict[str, str], before: Callable[[], object] | None = None) -> Callable[[], float]:
     """Seconds from spawn to exit of one process, all three stdio on /dev/null."""
 
     def measure() -> float:

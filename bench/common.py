@@ -89,6 +89,9 @@ def ensure_apt_package(command: str, package: str) -> str:
 
 
 REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
+# The launcher the hook writes: the interpreter without its site step, runq from this checkout.
+FASTPATH = [sys.executable, "-I", "-S", str(SRC / "runq" / "fastpath.py")]
 
 
 @contextmanager
