@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_until
-from reliability_support import add, alive, call, daemon_pid, held_lock, history_rows, integrity, task_processes, tasks
+from reliability_support import (add, alive, call, daemon_pid, group_alive, held_lock, history_rows, integrity,
+                                 task_processes, tasks)
 from runq.errors import RunqError
 
 
@@ -115,7 +116,7 @@ def test_state_write_failing_on_a_full_disk_does_not_lose_a_task_end(runq, small
         task_id = add(home, f"flock -s {lock} true; exit 3")
         pgid = wait_until(lambda: tasks(home)[task_id]["status"] == "Running" and tasks(home)[task_id]["pgid"])
         _fill(ballast)  # to the last byte; then the task ends
-    wait_until(lambda: not _task_process_alive(pgid))
+    wait_until(lambda: not group_alive(pgid))
     assert alive(pid)
     ballast.unlink()
     # Freed: the end is saved (in state.db itself, not only in the daemon's memory) and recorded
@@ -160,13 +161,6 @@ def _fill(path: Path) -> None:
         os.close(fd)
 
 
-def _task_process_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
 
 def test_history_store_keeps_a_record_whose_commit_failed_on_a_full_disk(small_disk: Path) -> None:
     """The daemon's history writer keeps a record it could not write and writes it before the
@@ -207,7 +201,7 @@ def test_tasks_started_or_added_while_nothing_can_be_saved_run_once_or_not_at_al
         wait_until(lambda: tasks(home)[first]["status"] == "Running" and tasks(home)[first]["pgid"])
         pgid = tasks(home)[first]["pgid"]
         _fill(home / "ballast")
-    wait_until(lambda: not _task_process_alive(pgid))  # the end, then the start of `queued`: unsaved
+    wait_until(lambda: not group_alive(pgid))  # the end, then the start of `queued`: unsaved
     refused = runq("add", "--", f"echo refused >> {runs}")
     assert refused.returncode != 0 and "full" in refused.stderr, refused.stderr
     (home / "ballast").unlink()

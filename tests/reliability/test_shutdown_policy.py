@@ -12,20 +12,13 @@ import time
 from pathlib import Path
 
 from conftest import wait_until
-from reliability_support import add, alive, call, daemon_pid, held_lock, tasks, write_config
+from reliability_support import add, alive, call, daemon_pid, group_alive, held_lock, tasks, write_config
 
 
 def _running(home: Path, task_id: int) -> dict | None:
     task = tasks(home)[task_id]
     return task if task["status"] == "Running" and task["pgid"] else None
 
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_shutdown_default_detaches_running_task_and_next_daemon_adopts_it(runq, daemon: Path, tmp_path: Path) -> None:
@@ -38,7 +31,7 @@ def test_shutdown_default_detaches_running_task_and_next_daemon_adopts_it(runq, 
         result = runq("shutdown")
         assert result.returncode == 0, result.stderr
         wait_until(lambda: not alive(old_pid))
-        assert _group_alive(pgid), "shutdown killed a running task under the detach policy"
+        assert group_alive(pgid), "shutdown killed a running task under the detach policy"
         assert runq("status").returncode == 0
         assert tasks(home)[task_id]["status"] == "Running"
         released_at = time.time()
@@ -57,7 +50,7 @@ def test_shutdown_kill_tasks_kills_and_records_killed(runq, daemon: Path, tmp_pa
         old_pid = daemon_pid(home)
         assert runq("shutdown", "--kill-tasks").returncode == 0
         wait_until(lambda: not alive(old_pid))
-        assert not _group_alive(pgid)
+        assert not group_alive(pgid)
     assert runq("status").returncode == 0
     task = tasks(home)[task_id]
     assert (task["status"], task["result"], task["signal"]) == ("Done", "Killed", signal.SIGKILL)
@@ -95,7 +88,7 @@ def test_sigterm_to_daemon_detaches_by_default(runq, daemon: Path, tmp_path: Pat
         old_pid = daemon_pid(home)
         os.kill(old_pid, signal.SIGTERM)
         wait_until(lambda: not alive(old_pid))
-        assert _group_alive(pgid)
+        assert group_alive(pgid)
         assert not (home / "run" / "daemon.sock").exists()  # a clean exit removes its socket
     assert runq("wait", str(task_id)).returncode == 0
     assert (tasks(home)[task_id]["result"], tasks(home)[task_id]["exit_code"]) == ("Failed", 4)
@@ -111,7 +104,7 @@ def test_sigterm_to_daemon_follows_kill_policy_from_config(runq, home: Path, tmp
         old_pid = daemon_pid(home)
         os.kill(old_pid, signal.SIGTERM)
         wait_until(lambda: not alive(old_pid))
-        assert not _group_alive(pgid)
+        assert not group_alive(pgid)
     assert runq("status").returncode == 0
     assert tasks(home)[task_id]["result"] == "Killed"
 
